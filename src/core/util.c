@@ -1,0 +1,133 @@
+#include "core/util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <sodium.h>
+
+int kr_util_init(void)
+{
+    return sodium_init() < 0 ? KR_ERR_INTERNAL : KR_OK;
+}
+
+int64_t kr_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+int64_t kr_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t kr_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void utc(int64_t secs, struct tm *tm)
+{
+    time_t t = (time_t)secs;
+    gmtime_r(&t, tm);
+}
+
+void kr_time_format_rfc3339_ms(int64_t ms, char *out, size_t size)
+{
+    struct tm tm;
+    int64_t secs = ms / 1000;
+    int64_t frac = ms % 1000;
+    if (frac < 0) {
+        frac += 1000;
+        secs -= 1;
+    }
+    utc(secs, &tm);
+    (void)snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+}
+
+void kr_time_format_rfc3339(int64_t secs, char *out, size_t size)
+{
+    struct tm tm;
+    utc(secs, &tm);
+    (void)snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+void kr_time_format_http(int64_t secs, char *out, size_t size)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    struct tm tm;
+    utc(secs, &tm);
+    (void)snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+                   tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                   tm.tm_sec);
+}
+
+void kr_random_bytes(void *buf, size_t len)
+{
+    randombytes_buf(buf, len);
+}
+
+void kr_hex_encode(const void *data, size_t len, char *out)
+{
+    sodium_bin2hex(out, 2 * len + 1, data, len);
+}
+
+void kr_random_hex(char *out, size_t n)
+{
+    unsigned char raw[64];
+    while (n > 0) {
+        size_t chunk = n < sizeof(raw) ? n : sizeof(raw);
+        kr_random_bytes(raw, chunk);
+        kr_hex_encode(raw, chunk, out);
+        out += 2 * chunk;
+        n -= chunk;
+    }
+    sodium_memzero(raw, sizeof(raw));
+}
+
+void kr_sha256(const void *data, size_t len, unsigned char out[KR_SHA256_LEN])
+{
+    crypto_hash_sha256(out, data, len);
+}
+
+void kr_sha256_hex(const void *data, size_t len, char out[2 * KR_SHA256_LEN + 1])
+{
+    unsigned char h[KR_SHA256_LEN];
+    kr_sha256(data, len, h);
+    kr_hex_encode(h, sizeof(h), out);
+}
+
+bool kr_secure_equal(const void *a, const void *b, size_t len)
+{
+    return sodium_memcmp(a, b, len) == 0;
+}
+
+int kr_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (!s || !*s)
+        return KR_ERR_INVALID;
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (*p < '0' || *p > '9')
+        return KR_ERR_INVALID;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max)
+        return KR_ERR_INVALID;
+    *out = (int64_t)v;
+    return KR_OK;
+}

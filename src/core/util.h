@@ -1,0 +1,63 @@
+/*
+ * util.h - time, randomness, hashing and encodings.
+ *
+ * Thin wrappers over libc and libsodium so that the rest of the program has
+ * one name for each of these; kr_util_init() must run once at start (it
+ * initialises libsodium) before kr_random_* or kr_sha256 are used.
+ */
+#ifndef KR_CORE_UTIL_H
+#define KR_CORE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define KR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Initialise libsodium.  KR_OK or KR_ERR_INTERNAL. */
+int kr_util_init(void) KR_MUST_CHECK;
+
+/* Wall-clock time: Unix seconds / milliseconds. */
+int64_t kr_now(void);
+int64_t kr_now_ms(void);
+
+/* Monotonic clock in nanoseconds, for durations. */
+int64_t kr_monotonic_ns(void);
+
+/* Format Unix milliseconds as "2026-11-23T08:15:00.123Z".  out must hold
+ * at least 25 bytes. */
+void kr_time_format_rfc3339_ms(int64_t ms, char *out, size_t size);
+
+/* Format Unix seconds as "2026-11-23T08:15:00Z" (21 bytes). */
+void kr_time_format_rfc3339(int64_t secs, char *out, size_t size);
+
+/* Format Unix seconds as an HTTP date "Mon, 23 Nov 2026 08:15:00 GMT"
+ * (30 bytes). */
+void kr_time_format_http(int64_t secs, char *out, size_t size);
+
+/* Fill buf with cryptographically secure random bytes. */
+void kr_random_bytes(void *buf, size_t len);
+
+/* Random token: n random bytes as lower-case hex (out holds 2n+1). */
+void kr_random_hex(char *out, size_t n);
+
+/* Lower-case hex of len bytes; out must hold 2*len+1 bytes. */
+void kr_hex_encode(const void *data, size_t len, char *out);
+
+/* SHA-256 of data; out gets 32 bytes. */
+#define KR_SHA256_LEN 32
+void kr_sha256(const void *data, size_t len, unsigned char out[KR_SHA256_LEN]);
+
+/* SHA-256 as 64 hex characters plus NUL. */
+void kr_sha256_hex(const void *data, size_t len, char out[2 * KR_SHA256_LEN + 1]);
+
+/* Constant-time comparison of two equal-length byte strings. */
+bool kr_secure_equal(const void *a, const void *b, size_t len);
+
+/* Parse a decimal integer in [min, max] from the whole of s (no sign other
+ * than '-', no spaces, no trailing text).  KR_OK or KR_ERR_INVALID. */
+int kr_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out) KR_MUST_CHECK;
+
+#endif

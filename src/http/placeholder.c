@@ -1,0 +1,1 @@
+/* placeholder */ typedef int kr_placeholder;
