@@ -51,7 +51,7 @@ CREATE INDEX account_login_attempt_ip ON account_login_attempt (ip, created_at);
 
 -- Server-side sessions.  The cookie holds a 256-bit random id; the table
 -- holds only its SHA-256, so that a copy of the database opens no session.
-CREATE TABLE http_session (
+CREATE TABLE account_session (
     id_hash TEXT PRIMARY KEY,
     csrf_token TEXT NOT NULL,
     user_id BIGINT REFERENCES account_user (id) ON DELETE CASCADE,
@@ -61,8 +61,8 @@ CREATE TABLE http_session (
     ip TEXT NOT NULL,
     user_agent TEXT NOT NULL
 );
-CREATE INDEX http_session_expires ON http_session (expires_at);
-CREATE INDEX http_session_user ON http_session (user_id);
+CREATE INDEX account_session_expires ON account_session (expires_at);
+CREATE INDEX account_session_user ON account_session (user_id);
 
 -- The audit log: append-only, hash-chained (docs/audit.md).  seq counts
 -- 1, 2, 3, ... without gaps; audit_head holds the last seq and hash, and

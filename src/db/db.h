@@ -120,6 +120,11 @@ int db_ping(struct db *db, struct kr_error *err) KR_MUST_CHECK;
  * db_begin inside one is KR_ERR_INTERNAL.  db_rollback may be called when no
  * transaction is open (it then does nothing) and is meant for error paths,
  * so its result may be ignored.
+ *
+ * A statement that fails inside a transaction dooms it on both backends
+ * (PostgreSQL aborts it anyway): db_commit then rolls back and returns
+ * KR_ERR_DB.  A db_commit that fails has written nothing, so the caller may
+ * retry the whole transaction.
  */
 int db_begin(struct db_conn *conn, struct kr_error *err) KR_MUST_CHECK;
 int db_commit(struct db_conn *conn, struct kr_error *err) KR_MUST_CHECK;
@@ -139,7 +144,11 @@ int db_prepare(struct db_conn *conn, const char *sql, struct db_stmt **out,
  * Bind parameter $idx (1-based).  The value is copied: the caller's memory
  * need not outlive the call.  text NULL binds SQL NULL; len (size_t)-1 means
  * strlen(text).  A bad index or OOM is remembered and reported by the next
- * db_step(), so that binding needs no error checks of its own.
+ * db_step(), so that binding needs no error checks of its own.  Text that
+ * is not valid UTF-8 or holds a NUL byte counts as a bad value
+ * (KR_ERR_INVALID) on both backends, since PostgreSQL cannot store it.
+ * A blob with data NULL binds SQL NULL too; an empty blob needs a non-NULL
+ * pointer.  Parameters left unbound are NULL.
  */
 void db_bind_int64(struct db_stmt *stmt, int idx, int64_t value);
 void db_bind_text(struct db_stmt *stmt, int idx, const char *text, size_t len);

@@ -1,0 +1,200 @@
+/*
+ * accounts.h - organisation units, staff accounts, roles, logins and
+ * sessions.
+ *
+ * The foundation has staff accounts (created by `kreisel user add` and the
+ * demo seed) that log in with a password; citizen and business accounts,
+ * e-mail confirmation and second factors follow in the accounts issue.
+ *
+ * Everything here is domain code: it takes a database connection, never
+ * sees HTTP, and returns data allocated in the caller's arena.  Changes of
+ * state are written to the audit log in the same transaction.  A function
+ * that changes data opens its own transaction, or joins the caller's when
+ * the connection is in one.
+ *
+ * Passwords are hashed with Argon2id (libsodium crypto_pwhash_str,
+ * "interactive" limits: 2 passes, 64 MiB).  Session ids are 256-bit random
+ * values; only their SHA-256 is stored.
+ */
+#ifndef KR_ACCOUNTS_ACCOUNTS_H
+#define KR_ACCOUNTS_ACCOUNTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/error.h"
+#include "db/db.h"
+
+/* Roles of staff, as a bit set. */
+enum account_role {
+    ACCOUNT_ROLE_CLERK = 1 << 0,           /* Sachbearbeitung */
+    ACCOUNT_ROLE_HEAD_OF_UNIT = 1 << 1,    /* Amts-/Sachgebietsleitung */
+    ACCOUNT_ROLE_CASH_OFFICE = 1 << 2,     /* Kasse */
+    ACCOUNT_ROLE_RECORDS_MANAGER = 1 << 3, /* Registratur / Schriftgutverwaltung */
+    ACCOUNT_ROLE_PROCUREMENT = 1 << 4,     /* Vergabestelle */
+    ACCOUNT_ROLE_ADMIN = 1 << 5,           /* IT-Administration */
+};
+#define ACCOUNT_ROLE_COUNT 6
+
+/* "clerk", "head_of_unit", ... (the names stored in account_role.role). */
+const char *account_role_name(enum account_role role);
+
+/* Parse a role name.  KR_OK or KR_ERR_INVALID. */
+int account_role_parse(const char *name, enum account_role *out) KR_MUST_CHECK;
+
+/* An account as handlers see it; strings live in the caller's arena. */
+struct account_user {
+    int64_t id;
+    const char *kind; /* "staff", "citizen", "business" */
+    const char *login;
+    const char *email; /* may be NULL */
+    const char *display_name;
+    int64_t org_unit_id; /* 0 when none */
+    unsigned roles;      /* enum account_role bits */
+};
+
+/* An organisation unit of the county's tree. */
+struct account_org_unit {
+    int64_t id;
+    int64_t parent_id; /* 0 for the county itself */
+    const char *kind;  /* "county", "department", "office", "section" */
+    const char *code;  /* short designation, unique: "LK", "D1", "32" */
+    const char *name;
+    const char *name_en;
+    int depth;         /* 0 for the county (filled by the list function) */
+};
+
+/* ---- Organisation units --------------------------------------------------- */
+
+/*
+ * Add a unit below parent_id (0 only for the county, of which there is one).
+ * KR_ERR_INVALID for an unknown kind, empty names or a code that is not 1-16
+ * letters, digits, '.' or '-'; KR_ERR_CONFLICT for a duplicate code or a
+ * second county.  actor is recorded in the audit log ("cli", "user:7").
+ */
+int accounts_org_unit_add(struct db_conn *conn, const char *actor, int64_t parent_id,
+                          const char *kind, const char *code, const char *name,
+                          const char *name_en, int64_t *id_out, struct kr_error *err) KR_MUST_CHECK;
+
+/* All units in tree order (depth first, siblings by code).  *units is an
+ * arena array of *count entries. */
+int accounts_org_units_list(struct db_conn *conn, struct arena *a, struct account_org_unit **units,
+                            size_t *count, struct kr_error *err) KR_MUST_CHECK;
+
+/* The unit with that code; KR_ERR_NOT_FOUND. */
+int accounts_org_unit_find(struct db_conn *conn, struct arena *a, const char *code,
+                           struct account_org_unit *out, struct kr_error *err) KR_MUST_CHECK;
+
+/* The county's name (the root unit) in lang ("de"/"en"); KR_ERR_NOT_FOUND
+ * before the county is set up. */
+int accounts_county_name(struct db_conn *conn, struct arena *a, const char *lang, char **out,
+                         struct kr_error *err) KR_MUST_CHECK;
+
+/* ---- Users ---------------------------------------------------------------- */
+
+struct account_new_user {
+    const char *kind; /* only "staff" for now */
+    const char *login; /* 3-64 of a-z 0-9 . _ - @, stored lower-case */
+    const char *email; /* optional */
+    const char *display_name;
+    const char *password; /* see accounts_password_check */
+    int64_t org_unit_id;  /* 0 for none */
+    unsigned roles;
+};
+
+/* Minimum password length for staff accounts. */
+#define ACCOUNT_PASSWORD_MIN 12
+#define ACCOUNT_PASSWORD_MAX 256
+
+/* KR_OK if password is acceptable: 12 to 256 bytes of UTF-8, not one of the
+ * most common passwords, not the login itself.  The message says why not. */
+int accounts_password_check(const char *login, const char *password,
+                            struct kr_error *err) KR_MUST_CHECK;
+
+/*
+ * Create an account (transaction and audit entry "account.create" inside).
+ * KR_ERR_INVALID with a message naming the field, KR_ERR_CONFLICT when the
+ * login is taken.  *id_out may be NULL.
+ */
+int accounts_user_add(struct db_conn *conn, const char *actor, const struct account_new_user *u,
+                      int64_t *id_out, struct kr_error *err) KR_MUST_CHECK;
+
+/* Load account id with its roles; KR_ERR_NOT_FOUND (also when disabled). */
+int accounts_user_get(struct db_conn *conn, struct arena *a, int64_t id, struct account_user *out,
+                      struct kr_error *err) KR_MUST_CHECK;
+
+/* Number of accounts (for the seed's "is this database new?"). */
+int accounts_user_count(struct db_conn *conn, int64_t *count, struct kr_error *err) KR_MUST_CHECK;
+
+/* Random password of 20 characters from an unambiguous alphabet (no 0/O,
+ * 1/l/I), for generated admin accounts; out must hold 21 bytes. */
+void accounts_password_generate(char out[21]);
+
+/* ---- Login ---------------------------------------------------------------- */
+
+struct accounts_login_policy {
+    unsigned max_failures; /* per login name within window; 4x per address */
+    unsigned window;       /* seconds */
+};
+
+/*
+ * Check login and password.  Order matters: first the rate limit
+ * (KR_ERR_RATE_LIMITED, nothing else is checked or revealed), then the
+ * password (KR_ERR_UNAUTHENTICATED for an unknown login, wrong password or
+ * disabled account alike, and in the same time: an unknown login still
+ * costs one Argon2 computation).  Every attempt is recorded; a success is
+ * audited ("account.login").  On success *out is the account.
+ */
+int accounts_login(struct db_conn *conn, struct arena *a, const char *login, const char *password,
+                   const char *ip, const struct accounts_login_policy *policy,
+                   struct account_user *out, struct kr_error *err) KR_MUST_CHECK;
+
+/* ---- Sessions ------------------------------------------------------------- */
+
+/* The id in the cookie: 64 hex digits (256 bits) plus NUL. */
+#define ACCOUNT_SESSION_TOKEN_LEN 65
+
+struct account_session {
+    char token[ACCOUNT_SESSION_TOKEN_LEN]; /* only set by create */
+    const char *csrf_token;                /* 64 hex digits */
+    int64_t user_id;                       /* 0 for an anonymous session */
+    int64_t created_at, last_seen_at, expires_at;
+};
+
+struct accounts_session_policy {
+    unsigned idle_timeout; /* seconds */
+    unsigned lifetime;     /* seconds */
+};
+
+/*
+ * Create a session for user_id (0: anonymous, to carry a CSRF token) and
+ * return its token (only here; the database keeps its hash).
+ */
+int accounts_session_create(struct db_conn *conn, struct arena *a, int64_t user_id,
+                            const char *ip, const char *user_agent,
+                            const struct accounts_session_policy *policy,
+                            struct account_session *out, struct kr_error *err) KR_MUST_CHECK;
+
+/*
+ * Find the session of a cookie token.  KR_ERR_NOT_FOUND for an unknown or
+ * malformed token; KR_ERR_UNAUTHENTICATED for a session that existed but
+ * expired (idle or lifetime; it is deleted).  Updates last_seen_at at most
+ * once a minute.  When the session has a user, *user is loaded (else
+ * user->id is 0).
+ */
+int accounts_session_lookup(struct db_conn *conn, struct arena *a, const char *token,
+                            const struct accounts_session_policy *policy,
+                            struct account_session *out, struct account_user *user,
+                            struct kr_error *err) KR_MUST_CHECK;
+
+/* Delete the session of token (logout).  Unknown tokens are not an error. */
+int accounts_session_destroy(struct db_conn *conn, const char *token,
+                             struct kr_error *err) KR_MUST_CHECK;
+
+/* Delete expired sessions and login attempts older than keep_attempts
+ * seconds; *removed gets the number of sessions deleted (may be NULL). */
+int accounts_purge(struct db_conn *conn, const struct accounts_session_policy *policy,
+                   unsigned keep_attempts, int64_t *removed, struct kr_error *err) KR_MUST_CHECK;
+
+#endif
