@@ -3,6 +3,8 @@
  */
 #include "testdb.h"
 
+enum db_dialect testdb_dialects[2] = {DB_SQLITE, DB_POSTGRES};
+
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>

@@ -68,4 +68,16 @@ const char *testdb_url(const struct db *db);
  * database: the file and its directory, or DROP DATABASE.  NULL is ok. */
 void testdb_close(struct db *db);
 
+/*
+ * Register a test twice, once per dialect; the test finds its dialect in
+ * *state:  TESTDB_BOTH(test_x) inside the CMUnitTest array, and
+ *   assert_int_equal(testdb_open(*(enum db_dialect *)*state, &db), KR_OK);
+ */
+extern enum db_dialect testdb_dialects[2];
+#define TESTDB_BOTH(fn)                                                                       \
+    {#fn "/sqlite", fn, NULL, NULL, &testdb_dialects[0]},                                   \
+    {                                                                                         \
+        #fn "/postgresql", fn, NULL, NULL, &testdb_dialects[1]                              \
+    }
+
 #endif
