@@ -160,10 +160,10 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
         return rc;
     }
     kr_log_json(KR_LOG_INFO, "server_started",
-                json_pack("{s:s, s:i, s:s, s:s, s:s, s:i}", "listen", ctx->cfg.listen_host,
-                          "port", (int)http_server_port(server), "public_url",
-                          ctx->cfg.public_url, "backend", db_backend_name(ctx->db), "version",
-                          kr_version, "threads", (int)ctx->cfg.threads));
+                json_pack("{s:s, s:i, s:s, s:s, s:s, s:i}", "listen", ctx->cfg.listen_host, "port",
+                          (int)http_server_port(server), "public_url", ctx->cfg.public_url,
+                          "backend", db_backend_name(ctx->db), "version", kr_version, "threads",
+                          (int)ctx->cfg.threads));
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -263,8 +263,7 @@ static const struct {
     {"D3", "office", "53", "Gesundheitsamt", "Public Health Office"},
 };
 
-static int seed_units(struct db_conn *conn, struct arena *a, int64_t *it_unit,
-                      struct kr_error *err)
+static int seed_units(struct db_conn *conn, struct arena *a, int64_t *it_unit, struct kr_error *err)
 {
     for (size_t i = 0; i < KR_ARRAY_LEN(demo_units); i++) {
         int64_t parent = 0, id;
@@ -297,10 +296,13 @@ static int seed(struct db_conn *conn, char password[21], struct kr_error *err)
         rc = seed_units(conn, a, &it_unit, err);
     if (rc == KR_OK) {
         accounts_password_generate(password);
-        struct account_new_user admin = {
-            .kind = "staff", .login = "admin", .email = "it@landkreis-musterland.example",
-            .display_name = "Administrator", .password = password, .org_unit_id = it_unit,
-            .roles = ACCOUNT_ROLE_ADMIN};
+        struct account_new_user admin = {.kind = "staff",
+                                         .login = "admin",
+                                         .email = "it@landkreis-musterland.example",
+                                         .display_name = "Administrator",
+                                         .password = password,
+                                         .org_unit_id = it_unit,
+                                         .roles = ACCOUNT_ROLE_ADMIN};
         rc = accounts_user_add(conn, "cli:seed-demo", &admin, NULL, err);
     }
     if (rc == KR_OK)
@@ -372,9 +374,9 @@ struct user_args {
 static int parse_user_args(struct context *ctx, int argc, char **argv, struct user_args *ua)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"login", required_argument, NULL, 'l'},
-        {"name", required_argument, NULL, 'n'},   {"email", required_argument, NULL, 'e'},
-        {"unit", required_argument, NULL, 'u'},   {"role", required_argument, NULL, 'r'},
+        {"config", required_argument, NULL, 'c'},   {"login", required_argument, NULL, 'l'},
+        {"name", required_argument, NULL, 'n'},     {"email", required_argument, NULL, 'e'},
+        {"unit", required_argument, NULL, 'u'},     {"role", required_argument, NULL, 'r'},
         {"password-stdin", no_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -508,8 +510,8 @@ static const struct {
     const char *name;
     int (*fn)(struct context *ctx, int argc, char **argv);
 } commands[] = {
-    {"serve", cmd_serve},     {"migrate", cmd_migrate}, {"seed-demo", cmd_seed_demo},
-    {"user", cmd_user},       {"audit", cmd_audit},     {"version", cmd_version},
+    {"serve", cmd_serve}, {"migrate", cmd_migrate}, {"seed-demo", cmd_seed_demo},
+    {"user", cmd_user},   {"audit", cmd_audit},     {"version", cmd_version},
     {"help", cmd_help},
 };
 

@@ -57,8 +57,8 @@ int accounts_in_transaction(struct db_conn *conn,
     return rc;
 }
 
-int accounts_audit(struct db_conn *conn, const char *actor, const char *action,
-                        const char *type, int64_t id, json_t *details, struct kr_error *err)
+int accounts_audit(struct db_conn *conn, const char *actor, const char *action, const char *type,
+                   int64_t id, json_t *details, struct kr_error *err)
 {
     char idtext[24];
     (void)snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
@@ -143,22 +143,20 @@ static int unit_add_tx(struct db_conn *conn, void *arg, struct kr_error *err)
         return kr_error_set(err, rc, "a unit with code '%s' exists already", u->code);
     if (rc)
         return rc;
-    return accounts_audit(conn, u->actor, "org_unit.create", "org_unit", u->id,
-                        json_pack("{s:s, s:s, s:s}", "code", u->code, "name", u->name, "kind",
-                                  u->kind),
-                        err);
+    return accounts_audit(
+        conn, u->actor, "org_unit.create", "org_unit", u->id,
+        json_pack("{s:s, s:s, s:s}", "code", u->code, "name", u->name, "kind", u->kind), err);
 }
 
 int accounts_org_unit_add(struct db_conn *conn, const char *actor, int64_t parent_id,
-                          const char *kind, const char *code, const char *name,
-                          const char *name_en, int64_t *id_out, struct kr_error *err)
+                          const char *kind, const char *code, const char *name, const char *name_en,
+                          int64_t *id_out, struct kr_error *err)
 {
     int rank = kind_rank(kind);
     if (rank < 0)
         return kr_error_set(err, KR_ERR_INVALID, "unknown kind of unit '%s'", kind ? kind : "");
     if ((rank == 0) != (parent_id == 0))
-        return kr_error_set(err, KR_ERR_INVALID,
-                            "only the county has no parent, and it has none");
+        return kr_error_set(err, KR_ERR_INVALID, "only the county has no parent, and it has none");
     if (!valid_code(code))
         return kr_error_set(err, KR_ERR_INVALID,
                             "the code must have 1 to 16 letters, digits, '.' or '-'");
@@ -166,8 +164,7 @@ int accounts_org_unit_add(struct db_conn *conn, const char *actor, int64_t paren
         return kr_error_set(err, KR_ERR_INVALID, "the names must have 1 to 200 characters");
     if (rank == 0) {
         int64_t counties;
-        int rc = db_query_int64(conn,
-                                "SELECT COUNT(*) FROM account_org_unit WHERE kind = 'county'",
+        int rc = db_query_int64(conn, "SELECT COUNT(*) FROM account_org_unit WHERE kind = 'county'",
                                 NULL, 0, &counties, err);
         if (rc)
             return rc;
@@ -277,11 +274,11 @@ int accounts_county_name(struct db_conn *conn, struct arena *a, const char *lang
 /* Long passwords that still appear in every breach list.  The accounts issue
  * brings a full list; these catch the obvious. */
 static const char *const common_passwords[] = {
-    "123456789012", "1234567890123", "12345678901234", "123456789123", "qwertyuiop12",
-    "qwertzuiop12", "passwort1234", "password1234", "passwort123!", "password123!",
-    "hallohallo12", "administrator", "administrator1", "kennwort1234", "willkommen12",
-    "willkommen123", "sommer2024!!", "1q2w3e4r5t6y", "abcdefghijkl", "iloveyou1234",
-    "landkreis123", "kreisverwaltung",
+    "123456789012",  "1234567890123",   "12345678901234", "123456789123", "qwertyuiop12",
+    "qwertzuiop12",  "passwort1234",    "password1234",   "passwort123!", "password123!",
+    "hallohallo12",  "administrator",   "administrator1", "kennwort1234", "willkommen12",
+    "willkommen123", "sommer2024!!",    "1q2w3e4r5t6y",   "abcdefghijkl", "iloveyou1234",
+    "landkreis123",  "kreisverwaltung",
 };
 
 int accounts_password_check(const char *login, const char *password, struct kr_error *err)
@@ -348,15 +345,15 @@ static int user_add_tx(struct db_conn *conn, void *arg, struct kr_error *err)
     struct user_add *ua = arg;
     const struct account_new_user *u = ua->u;
     int64_t now = kr_now();
-    int rc = db_query_int64(
-        conn,
-        "INSERT INTO account_user (kind, login, email, display_name, password_hash, "
-        "org_unit_id, disabled, created_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7) RETURNING id",
-        DB_PARAMS(DB_TEXT(u->kind), DB_TEXT(ua->login), DB_TEXT(u->email),
-                  DB_TEXT(u->display_name), DB_TEXT(ua->hash),
-                  u->org_unit_id ? DB_INT(u->org_unit_id) : DB_NULL, DB_INT(now)),
-        &ua->id, err);
+    int rc =
+        db_query_int64(conn,
+                       "INSERT INTO account_user (kind, login, email, display_name, password_hash, "
+                       "org_unit_id, disabled, created_at, updated_at) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7) RETURNING id",
+                       DB_PARAMS(DB_TEXT(u->kind), DB_TEXT(ua->login), DB_TEXT(u->email),
+                                 DB_TEXT(u->display_name), DB_TEXT(ua->hash),
+                                 u->org_unit_id ? DB_INT(u->org_unit_id) : DB_NULL, DB_INT(now)),
+                       &ua->id, err);
     if (rc == KR_ERR_CONFLICT)
         return kr_error_set(err, rc, "the login '%s' is taken, or the unit does not exist",
                             ua->login);
@@ -372,10 +369,9 @@ static int user_add_tx(struct db_conn *conn, void *arg, struct kr_error *err)
         json_decref(roles);
         return rc;
     }
-    return accounts_audit(conn, ua->actor, "account.create", "account", ua->id,
-                        json_pack("{s:s, s:s, s:o}", "login", ua->login, "kind", u->kind,
-                                  "roles", roles),
-                        err);
+    return accounts_audit(
+        conn, ua->actor, "account.create", "account", ua->id,
+        json_pack("{s:s, s:s, s:o}", "login", ua->login, "kind", u->kind, "roles", roles), err);
 }
 
 int accounts_user_add(struct db_conn *conn, const char *actor, const struct account_new_user *u,
@@ -438,8 +434,8 @@ int accounts_user_get(struct db_conn *conn, struct arena *a, int64_t id, struct 
         return rc;
     if (!out->display_name || !out->login)
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    rc = db_query(conn, "SELECT role FROM account_role WHERE user_id = $1",
-                  DB_PARAMS(DB_INT(id)), &st, err);
+    rc = db_query(conn, "SELECT role FROM account_role WHERE user_id = $1", DB_PARAMS(DB_INT(id)),
+                  &st, err);
     if (rc)
         return rc;
     while ((rc = db_step(st, err)) == DB_ROW) {

@@ -62,7 +62,7 @@ struct account_org_unit {
     const char *code;  /* short designation, unique: "LK", "D1", "32" */
     const char *name;
     const char *name_en;
-    int depth;         /* 0 for the county (filled by the list function) */
+    int depth; /* 0 for the county (filled by the list function) */
 };
 
 /* ---- Organisation units --------------------------------------------------- */
@@ -74,8 +74,8 @@ struct account_org_unit {
  * second county.  actor is recorded in the audit log ("cli", "user:7").
  */
 int accounts_org_unit_add(struct db_conn *conn, const char *actor, int64_t parent_id,
-                          const char *kind, const char *code, const char *name,
-                          const char *name_en, int64_t *id_out, struct kr_error *err) KR_MUST_CHECK;
+                          const char *kind, const char *code, const char *name, const char *name_en,
+                          int64_t *id_out, struct kr_error *err) KR_MUST_CHECK;
 
 /* All units in tree order (depth first, siblings by code).  *units is an
  * arena array of *count entries. */
@@ -94,7 +94,7 @@ int accounts_county_name(struct db_conn *conn, struct arena *a, const char *lang
 /* ---- Users ---------------------------------------------------------------- */
 
 struct account_new_user {
-    const char *kind; /* only "staff" for now */
+    const char *kind;  /* only "staff" for now */
     const char *login; /* 3-64 of a-z 0-9 . _ - @, stored lower-case */
     const char *email; /* optional */
     const char *display_name;
@@ -171,9 +171,8 @@ struct accounts_session_policy {
  * Create a session for user_id (0: anonymous, to carry a CSRF token) and
  * return its token (only here; the database keeps its hash).
  */
-int accounts_session_create(struct db_conn *conn, struct arena *a, int64_t user_id,
-                            const char *ip, const char *user_agent,
-                            const struct accounts_session_policy *policy,
+int accounts_session_create(struct db_conn *conn, struct arena *a, int64_t user_id, const char *ip,
+                            const char *user_agent, const struct accounts_session_policy *policy,
                             struct account_session *out, struct kr_error *err) KR_MUST_CHECK;
 
 /*

@@ -61,8 +61,8 @@ static int login_submit(struct http_request *req, struct kr_error *err)
     const struct kr_config *cfg = http_config(req);
     struct accounts_login_policy policy = {cfg->login_max_failures, cfg->login_window};
     struct account_user user;
-    rc = accounts_login(conn, http_arena(req), login, password, http_client_ip(req), &policy,
-                        &user, err);
+    rc = accounts_login(conn, http_arena(req), login, password, http_client_ip(req), &policy, &user,
+                        err);
     if (rc == KR_ERR_UNAUTHENTICATED)
         return render_login(req, 422, login, "login.error.wrong", err);
     if (rc == KR_ERR_RATE_LIMITED) {
@@ -87,8 +87,7 @@ static int logout(struct http_request *req, struct kr_error *err)
     return http_redirect(req, 303, "/");
 }
 
-static json_t *units_json(struct http_request *req, const struct account_org_unit *units,
-                          size_t n)
+static json_t *units_json(struct http_request *req, const struct account_org_unit *units, size_t n)
 {
     bool en = strcmp(http_lang(req), "en") == 0;
     json_t *list = json_array();

@@ -67,8 +67,8 @@ static int record_attempt(struct db_conn *conn, const char *login, const char *i
     return db_exec(conn,
                    "INSERT INTO account_login_attempt (login, ip, success, created_at) "
                    "VALUES ($1, $2, $3, $4)",
-                   DB_PARAMS(DB_TEXT(login), DB_TEXT(ip), DB_INT(success), DB_INT(kr_now())),
-                   NULL, err);
+                   DB_PARAMS(DB_TEXT(login), DB_TEXT(ip), DB_INT(success), DB_INT(kr_now())), NULL,
+                   err);
 }
 
 struct credentials {
@@ -174,9 +174,8 @@ static bool valid_token(const char *token)
     return true;
 }
 
-int accounts_session_create(struct db_conn *conn, struct arena *a, int64_t user_id,
-                            const char *ip, const char *user_agent,
-                            const struct accounts_session_policy *policy,
+int accounts_session_create(struct db_conn *conn, struct arena *a, int64_t user_id, const char *ip,
+                            const char *user_agent, const struct accounts_session_policy *policy,
                             struct account_session *out, struct kr_error *err)
 {
     char id_hash[65];
@@ -194,9 +193,9 @@ int accounts_session_create(struct db_conn *conn, struct arena *a, int64_t user_
                      "INSERT INTO account_session (id_hash, csrf_token, user_id, created_at, "
                      "last_seen_at, expires_at, ip, user_agent) "
                      "VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
-                     DB_PARAMS(DB_TEXT(id_hash), DB_TEXT(csrf),
-                               user_id ? DB_INT(user_id) : DB_NULL, DB_INT(now),
-                               DB_INT(now + policy->lifetime), DB_TEXT(ip), DB_TEXTN(ua, strnlen(ua, 255))),
+                     DB_PARAMS(DB_TEXT(id_hash), DB_TEXT(csrf), user_id ? DB_INT(user_id) : DB_NULL,
+                               DB_INT(now), DB_INT(now + policy->lifetime), DB_TEXT(ip),
+                               DB_TEXTN(ua, strnlen(ua, 255))),
                      NULL, err);
     if (rc)
         return rc;
@@ -290,9 +289,9 @@ int accounts_purge(struct db_conn *conn, const struct accounts_session_policy *p
                    unsigned keep_attempts, int64_t *removed, struct kr_error *err)
 {
     int64_t now = kr_now();
-    int rc = db_exec(conn,
-                     "DELETE FROM account_session WHERE expires_at <= $1 OR last_seen_at < $2",
-                     DB_PARAMS(DB_INT(now), DB_INT(now - policy->idle_timeout)), removed, err);
+    int rc =
+        db_exec(conn, "DELETE FROM account_session WHERE expires_at <= $1 OR last_seen_at < $2",
+                DB_PARAMS(DB_INT(now), DB_INT(now - policy->idle_timeout)), removed, err);
     if (rc)
         return rc;
     return db_exec(conn, "DELETE FROM account_login_attempt WHERE created_at < $1",

@@ -67,15 +67,11 @@ static bool has_real(const json_t *v)
     if (json_is_object(v)) {
         const char *k;
         json_t *item;
-        json_object_foreach((json_t *)(uintptr_t)v, k, item)
-            if (has_real(item))
-                return true;
+        json_object_foreach((json_t *)(uintptr_t)v, k, item) if (has_real(item)) return true;
     } else if (json_is_array(v)) {
         size_t i;
         json_t *item;
-        json_array_foreach(v, i, item)
-            if (has_real(item))
-                return true;
+        json_array_foreach(v, i, item) if (has_real(item)) return true;
     }
     return false;
 }
@@ -141,8 +137,11 @@ int audit_append(struct db_conn *conn, const struct audit_event *ev, int64_t *se
     if (rc)
         return rc;
 
-    struct audit_entry e = {.created_at = kr_now(), .actor = ev->actor, .action = ev->action,
-                            .object_type = ev->object_type, .object_id = ev->object_id,
+    struct audit_entry e = {.created_at = kr_now(),
+                            .actor = ev->actor,
+                            .action = ev->action,
+                            .object_type = ev->object_type,
+                            .object_id = ev->object_id,
                             .details = details};
     char prev[65], hash[65];
     rc = claim_seq(conn, &e.seq, prev, err);
@@ -153,13 +152,13 @@ int audit_append(struct db_conn *conn, const struct audit_event *ev, int64_t *se
     rc = db_exec(conn,
                  "INSERT INTO audit_entry (seq, created_at, actor, action, object_type, "
                  "object_id, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                 DB_PARAMS(DB_INT(e.seq), DB_INT(e.created_at), DB_TEXT(e.actor),
-                           DB_TEXT(e.action), DB_TEXT(e.object_type), DB_TEXT(e.object_id),
-                           DB_TEXT(details), DB_TEXT(prev), DB_TEXT(hash)),
+                 DB_PARAMS(DB_INT(e.seq), DB_INT(e.created_at), DB_TEXT(e.actor), DB_TEXT(e.action),
+                           DB_TEXT(e.object_type), DB_TEXT(e.object_id), DB_TEXT(details),
+                           DB_TEXT(prev), DB_TEXT(hash)),
                  NULL, err);
     if (rc == KR_OK)
-        rc = db_exec(conn, "UPDATE audit_head SET hash = $1 WHERE id = 1",
-                     DB_PARAMS(DB_TEXT(hash)), NULL, err);
+        rc = db_exec(conn, "UPDATE audit_head SET hash = $1 WHERE id = 1", DB_PARAMS(DB_TEXT(hash)),
+                     NULL, err);
     if (rc == KR_OK && seq_out)
         *seq_out = e.seq;
 out:
@@ -215,8 +214,7 @@ int audit_list(struct db_conn *conn, struct arena *a, int64_t before_seq, unsign
     if (limit < 1 || limit > 1000)
         return kr_error_set(err, KR_ERR_INVALID, "limit must be 1 to 1000");
     char sql[256];
-    (void)snprintf(sql, sizeof(sql), "%sWHERE seq < $1 ORDER BY seq DESC LIMIT $2",
-                   select_columns);
+    (void)snprintf(sql, sizeof(sql), "%sWHERE seq < $1 ORDER BY seq DESC LIMIT $2", select_columns);
     return read_rows(conn, a, sql, before_seq > 0 ? before_seq : INT64_MAX, limit, entries, count,
                      err);
 }
@@ -243,9 +241,8 @@ static int check_entry(const struct audit_entry *e, int64_t *expected, char prev
                        struct audit_verify_result *res, struct kr_error *err)
 {
     if (e->seq > *expected)
-        return broken(res, *expected, err,
-                      "entries %lld to %lld are missing (deleted)", (long long)*expected,
-                      (long long)e->seq - 1);
+        return broken(res, *expected, err, "entries %lld to %lld are missing (deleted)",
+                      (long long)*expected, (long long)e->seq - 1);
     if (e->seq < *expected)
         return broken(res, e->seq, err, "entry appears twice or out of order");
     if (strcmp(e->prev_hash, prev) != 0)

@@ -87,6 +87,7 @@ struct audit_verify_result {
  * a gap in seq (deleted), or a head that does not match the last entry (tail
  * deleted).  Other errors are database failures.
  */
-int audit_verify(struct db *db, struct audit_verify_result *res, struct kr_error *err) KR_MUST_CHECK;
+int audit_verify(struct db *db, struct audit_verify_result *res,
+                 struct kr_error *err) KR_MUST_CHECK;
 
 #endif

@@ -23,11 +23,11 @@
 #include "core/error.h"
 
 struct buf {
-    char *data;   /* NULL until the first append */
-    size_t len;   /* bytes used, without the trailing NUL */
-    size_t cap;   /* bytes allocated */
-    size_t max;   /* cap on len; appends beyond it fail */
-    int status;   /* KR_OK or the first error (sticky) */
+    char *data; /* NULL until the first append */
+    size_t len; /* bytes used, without the trailing NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* cap on len; appends beyond it fail */
+    int status; /* KR_OK or the first error (sticky) */
 };
 
 /* Initialise an empty buffer that will never hold more than max bytes. */

@@ -13,15 +13,25 @@
 #include "core/text.h"
 #include "core/util.h"
 
-enum key_type { K_STRING, K_PATH, K_UINT, K_SIZE, K_DURATION, K_NETS, K_LOG_LEVEL, K_LISTEN, K_URL,
-                K_DATABASE };
+enum key_type {
+    K_STRING,
+    K_PATH,
+    K_UINT,
+    K_SIZE,
+    K_DURATION,
+    K_NETS,
+    K_LOG_LEVEL,
+    K_LISTEN,
+    K_URL,
+    K_DATABASE
+};
 
 struct key_def {
     struct kr_config_key_info info;
     enum key_type type;
-    size_t offset;    /* of the field in struct kr_config */
-    size_t size;      /* K_STRING/K_PATH: field size */
-    uint64_t min, max; /* K_UINT, K_SIZE, K_DURATION */
+    size_t offset;       /* of the field in struct kr_config */
+    size_t size;         /* K_STRING/K_PATH: field size */
+    uint64_t min, max;   /* K_UINT, K_SIZE, K_DURATION */
     size_t count_offset; /* K_NETS: offset of the count field */
 };
 
@@ -31,55 +41,143 @@ struct key_def {
 static const struct key_def keys[] = {
     {{"listen", "127.0.0.1:8080",
       "Address and port to listen on: 127.0.0.1:8080, [::1]:8080, 0.0.0.0:80."},
-     K_LISTEN, 0, 0, 0, 0, 0},
+     K_LISTEN,
+     0,
+     0,
+     0,
+     0,
+     0},
     {{"public_url", "http://127.0.0.1:8080",
       "Origin under which citizens reach the portal (scheme://host[:port], no path). "
       "With https, cookies are Secure and HSTS is sent."},
-     K_URL, OFF(public_url), SZ(public_url), 0, 0, 0},
+     K_URL,
+     OFF(public_url),
+     SZ(public_url),
+     0,
+     0,
+     0},
     {{"database", "",
       "sqlite:PATH (default: sqlite:DATA_DIR/kreisel.db) or a PostgreSQL URI "
       "postgresql://user@host/dbname."},
-     K_DATABASE, OFF(database), SZ(database), 0, 0, 0},
+     K_DATABASE,
+     OFF(database),
+     SZ(database),
+     0,
+     0,
+     0},
     {{"data_dir", "var", "Directory for the SQLite database and stored files."},
-     K_PATH, OFF(data_dir), SZ(data_dir), 0, 0, 0},
-    {{"share_dir", KREISEL_SHARE_DIR,
-      "Directory that holds templates/, static/ and locales/."},
-     K_PATH, OFF(share_dir), SZ(share_dir), 0, 0, 0},
+     K_PATH,
+     OFF(data_dir),
+     SZ(data_dir),
+     0,
+     0,
+     0},
+    {{"share_dir", KREISEL_SHARE_DIR, "Directory that holds templates/, static/ and locales/."},
+     K_PATH,
+     OFF(share_dir),
+     SZ(share_dir),
+     0,
+     0,
+     0},
     {{"threads", "0", "HTTP worker threads; 0 chooses twice the CPU count (at least 4)."},
-     K_UINT, OFF(threads), 0, 0, 256, 0},
+     K_UINT,
+     OFF(threads),
+     0,
+     0,
+     256,
+     0},
     {{"db_pool_size", "0", "Database connections at most; 0 means threads + 2."},
-     K_UINT, OFF(db_pool_size), 0, 0, 1024, 0},
+     K_UINT,
+     OFF(db_pool_size),
+     0,
+     0,
+     1024,
+     0},
     {{"max_connections", "1000", "Open client connections at most."},
-     K_UINT, OFF(max_connections), 0, 1, 100000, 0},
+     K_UINT,
+     OFF(max_connections),
+     0,
+     1,
+     100000,
+     0},
     {{"max_body_size", "1m", "Largest request body accepted (413 beyond)."},
-     K_SIZE, OFF(max_body_size), 0, 1024, (uint64_t)1 << 32, 0},
+     K_SIZE,
+     OFF(max_body_size),
+     0,
+     1024,
+     (uint64_t)1 << 32,
+     0},
     {{"max_header_size", "32k",
       "Memory per connection for the request line and headers (431 beyond)."},
-     K_SIZE, OFF(max_header_size), 0, 8192, 1024 * 1024, 0},
+     K_SIZE,
+     OFF(max_header_size),
+     0,
+     8192,
+     1024 * 1024,
+     0},
     {{"request_timeout", "30s", "Close a connection idle for this long (slow clients)."},
-     K_DURATION, OFF(request_timeout), 0, 1, 3600, 0},
+     K_DURATION,
+     OFF(request_timeout),
+     0,
+     1,
+     3600,
+     0},
     {{"shutdown_timeout", "30s",
       "On SIGTERM, wait this long for requests in flight before stopping."},
-     K_DURATION, OFF(shutdown_timeout), 0, 0, 3600, 0},
+     K_DURATION,
+     OFF(shutdown_timeout),
+     0,
+     0,
+     3600,
+     0},
     {{"session_idle_timeout", "30m", "A session ends after this much inactivity."},
-     K_DURATION, OFF(session_idle_timeout), 0, 60, 7 * 86400, 0},
+     K_DURATION,
+     OFF(session_idle_timeout),
+     0,
+     60,
+     7 * 86400,
+     0},
     {{"session_lifetime", "12h", "A session ends this long after login, active or not."},
-     K_DURATION, OFF(session_lifetime), 0, 60, 30 * 86400, 0},
+     K_DURATION,
+     OFF(session_lifetime),
+     0,
+     60,
+     30 * 86400,
+     0},
     {{"login_max_failures", "5",
       "Failed logins per account name (and 4x that per client address) within "
       "login_window before further attempts are refused (429)."},
-     K_UINT, OFF(login_max_failures), 0, 1, 1000, 0},
+     K_UINT,
+     OFF(login_max_failures),
+     0,
+     1,
+     1000,
+     0},
     {{"login_window", "15m", "Time window of login_max_failures."},
-     K_DURATION, OFF(login_window), 0, 60, 86400, 0},
+     K_DURATION,
+     OFF(login_window),
+     0,
+     60,
+     86400,
+     0},
     {{"trusted_proxies", "",
       "Comma-separated addresses/ranges of reverse proxies whose X-Forwarded-For "
       "and X-Forwarded-Proto are believed, e.g. 127.0.0.1, 10.0.0.0/8. Empty: none."},
-     K_NETS, OFF(trusted_proxies), 0, 0, 0, OFF(trusted_proxy_count)},
+     K_NETS,
+     OFF(trusted_proxies),
+     0,
+     0,
+     0,
+     OFF(trusted_proxy_count)},
     {{"metrics_allow", "127.0.0.0/8, ::1",
       "Comma-separated addresses/ranges allowed to read /metrics."},
-     K_NETS, OFF(metrics_allow), 0, 0, 0, OFF(metrics_allow_count)},
-    {{"log_level", "info", "debug, info, warn or error."},
-     K_LOG_LEVEL, OFF(log_level), 0, 0, 0, 0},
+     K_NETS,
+     OFF(metrics_allow),
+     0,
+     0,
+     0,
+     OFF(metrics_allow_count)},
+    {{"log_level", "info", "debug, info, warn or error."}, K_LOG_LEVEL, OFF(log_level), 0, 0, 0, 0},
 };
 
 const struct kr_config_key_info *kr_config_keys(size_t *count)
@@ -142,10 +240,22 @@ static int parse_duration(const char *s, uint64_t *out)
     uint64_t unit = 1;
     switch (*end) {
     case '\0': break;
-    case 's': unit = 1; end++; break;
-    case 'm': unit = 60; end++; break;
-    case 'h': unit = 3600; end++; break;
-    case 'd': unit = 86400; end++; break;
+    case 's':
+        unit = 1;
+        end++;
+        break;
+    case 'm':
+        unit = 60;
+        end++;
+        break;
+    case 'h':
+        unit = 3600;
+        end++;
+        break;
+    case 'd':
+        unit = 86400;
+        end++;
+        break;
     default: return KR_ERR_INVALID;
     }
     if (*end || v > UINT64_MAX / unit)
@@ -230,8 +340,7 @@ static int set_nets(struct kr_config *cfg, const struct key_def *k, const char *
         if (len > 0) {
             char one[80];
             if (n == KR_CONFIG_MAX_NETS)
-                return kr_error_set(err, KR_ERR_CONFIG, "more than %d entries",
-                                    KR_CONFIG_MAX_NETS);
+                return kr_error_set(err, KR_ERR_CONFIG, "more than %d entries", KR_CONFIG_MAX_NETS);
             if (len >= sizeof(one))
                 return kr_error_set(err, KR_ERR_CONFIG, "invalid address '%.*s'", (int)len, item);
             memcpy(one, item, len);
@@ -326,8 +435,7 @@ static int set_number(struct kr_config *cfg, const struct key_def *k, const char
         break;
     case K_SIZE:
         if (parse_size(value, &v))
-            return kr_error_set(err, KR_ERR_CONFIG, "invalid size '%s' (use e.g. 512k, 1m)",
-                                value);
+            return kr_error_set(err, KR_ERR_CONFIG, "invalid size '%s' (use e.g. 512k, 1m)", value);
         break;
     default:
         if (parse_duration(value, &v))
@@ -353,22 +461,17 @@ static int set_value(struct kr_config *cfg, const struct key_def *k, const char 
     switch (k->type) {
     case K_STRING:
     case K_PATH:
-    case K_DATABASE:
-        return set_string(cfg, k, value, err);
+    case K_DATABASE: return set_string(cfg, k, value, err);
     case K_UINT:
     case K_SIZE:
-    case K_DURATION:
-        return set_number(cfg, k, value, err);
-    case K_NETS:
-        return set_nets(cfg, k, value, err);
-    case K_LISTEN:
-        return set_listen(cfg, value, err);
-    case K_URL:
-        return set_url(cfg, k, value, err);
+    case K_DURATION: return set_number(cfg, k, value, err);
+    case K_NETS: return set_nets(cfg, k, value, err);
+    case K_LISTEN: return set_listen(cfg, value, err);
+    case K_URL: return set_url(cfg, k, value, err);
     case K_LOG_LEVEL:
         if (kr_log_parse_level(value, &level))
-            return kr_error_set(err, KR_ERR_CONFIG,
-                                "unknown level '%s' (debug, info, warn, error)", value);
+            return kr_error_set(err, KR_ERR_CONFIG, "unknown level '%s' (debug, info, warn, error)",
+                                value);
         cfg->log_level = level;
         return KR_OK;
     }
@@ -396,8 +499,7 @@ void kr_config_defaults(struct kr_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < KR_ARRAY_LEN(keys); i++) {
         struct kr_error err;
-        int rc = kr_config_set(cfg, "default", keys[i].info.name, keys[i].info.default_value,
-                               &err);
+        int rc = kr_config_set(cfg, "default", keys[i].info.name, keys[i].info.default_value, &err);
         assert(rc == KR_OK);
         (void)rc;
     }
@@ -534,8 +636,7 @@ static void derive(struct kr_config *cfg)
     if (cfg->db_pool_size == 0)
         cfg->db_pool_size = cfg->threads + 2;
     if (cfg->database[0] == '\0')
-        (void)snprintf(cfg->database, sizeof(cfg->database), "sqlite:%s/kreisel.db",
-                       cfg->data_dir);
+        (void)snprintf(cfg->database, sizeof(cfg->database), "sqlite:%s/kreisel.db", cfg->data_dir);
 }
 
 int kr_config_load(struct kr_config *cfg, const char *explicit_path, char *used_path,

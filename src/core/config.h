@@ -38,15 +38,15 @@ struct kr_net {
 #define KR_CONFIG_PATH_MAX 512
 
 struct kr_config {
-    char listen_host[64];    /* from listen: address to bind */
-    unsigned port;           /* from listen */
-    char public_url[256];    /* origin the public reaches us at, no slash at end */
-    bool public_https;       /* derived: public_url is https */
-    char database[1024];     /* sqlite:PATH or postgresql://...; see db.h */
+    char listen_host[64]; /* from listen: address to bind */
+    unsigned port;        /* from listen */
+    char public_url[256]; /* origin the public reaches us at, no slash at end */
+    bool public_https;    /* derived: public_url is https */
+    char database[1024];  /* sqlite:PATH or postgresql://...; see db.h */
     char data_dir[KR_CONFIG_PATH_MAX];
     char share_dir[KR_CONFIG_PATH_MAX];
-    unsigned threads;        /* HTTP worker threads (0 in the file: automatic) */
-    unsigned db_pool_size;   /* (0 in the file: threads + 2) */
+    unsigned threads;      /* HTTP worker threads (0 in the file: automatic) */
+    unsigned db_pool_size; /* (0 in the file: threads + 2) */
     unsigned max_connections;
     size_t max_body_size;
     size_t max_header_size;
@@ -55,7 +55,7 @@ struct kr_config {
     unsigned session_idle_timeout; /* seconds */
     unsigned session_lifetime;     /* seconds */
     unsigned login_max_failures;
-    unsigned login_window;         /* seconds */
+    unsigned login_window; /* seconds */
     struct kr_net trusted_proxies[KR_CONFIG_MAX_NETS];
     size_t trusted_proxy_count;
     struct kr_net metrics_allow[KR_CONFIG_MAX_NETS];
@@ -83,8 +83,8 @@ void kr_config_defaults(struct kr_config *cfg);
  * message ("kreisel.conf:7", "KREISEL_PORT").  KR_ERR_CONFIG for an unknown
  * key or invalid value.
  */
-int kr_config_set(struct kr_config *cfg, const char *source, const char *key,
-                  const char *value, struct kr_error *err) KR_MUST_CHECK;
+int kr_config_set(struct kr_config *cfg, const char *source, const char *key, const char *value,
+                  struct kr_error *err) KR_MUST_CHECK;
 
 /* Read key = value lines from path.  KR_ERR_IO when it cannot be read,
  * KR_ERR_CONFIG for a syntax error, unknown or repeated key, bad value. */

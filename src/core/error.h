@@ -27,20 +27,20 @@
 
 enum kr_status {
     KR_OK = 0,
-    KR_ERR_NOMEM = -1,          /* allocation failed */
-    KR_ERR_INVALID = -2,        /* input does not satisfy the contract */
-    KR_ERR_NOT_FOUND = -3,      /* the object does not exist */
-    KR_ERR_CONFLICT = -4,       /* unique key or state conflict */
-    KR_ERR_TOO_LARGE = -5,      /* a size limit was hit */
-    KR_ERR_FORBIDDEN = -6,      /* authenticated but not allowed */
+    KR_ERR_NOMEM = -1,           /* allocation failed */
+    KR_ERR_INVALID = -2,         /* input does not satisfy the contract */
+    KR_ERR_NOT_FOUND = -3,       /* the object does not exist */
+    KR_ERR_CONFLICT = -4,        /* unique key or state conflict */
+    KR_ERR_TOO_LARGE = -5,       /* a size limit was hit */
+    KR_ERR_FORBIDDEN = -6,       /* authenticated but not allowed */
     KR_ERR_UNAUTHENTICATED = -7, /* no (valid) session */
-    KR_ERR_RATE_LIMITED = -8,   /* too many attempts */
-    KR_ERR_DB = -9,             /* the database failed */
-    KR_ERR_IO = -10,            /* file or socket I/O failed */
-    KR_ERR_CONFIG = -11,        /* configuration invalid */
-    KR_ERR_INTEGRITY = -12,     /* stored data fails a check (audit chain) */
-    KR_ERR_BUSY = -13,          /* resource exhausted or timed out */
-    KR_ERR_INTERNAL = -14,      /* a bug: an invariant was violated */
+    KR_ERR_RATE_LIMITED = -8,    /* too many attempts */
+    KR_ERR_DB = -9,              /* the database failed */
+    KR_ERR_IO = -10,             /* file or socket I/O failed */
+    KR_ERR_CONFIG = -11,         /* configuration invalid */
+    KR_ERR_INTEGRITY = -12,      /* stored data fails a check (audit chain) */
+    KR_ERR_BUSY = -13,           /* resource exhausted or timed out */
+    KR_ERR_INTERNAL = -14,       /* a bug: an invariant was violated */
 };
 
 /* Sizes are generous for operator messages; longer text is truncated. */
@@ -62,8 +62,7 @@ void kr_error_clear(struct kr_error *err);
  * function can end with `return kr_error_set(err, KR_ERR_INVALID, ...);`.
  * code must be negative.
  */
-int kr_error_set(struct kr_error *err, enum kr_status code, const char *fmt, ...)
-    KR_PRINTF(3, 4);
+int kr_error_set(struct kr_error *err, enum kr_status code, const char *fmt, ...) KR_PRINTF(3, 4);
 int kr_error_setv(struct kr_error *err, enum kr_status code, const char *fmt, va_list ap)
     KR_PRINTF(3, 0);
 

@@ -13,8 +13,8 @@
 #include <stdbool.h>
 
 enum kr_fault_site {
-    KR_FAULT_ALLOC,    /* arena_alloc, buf growth */
-    KR_FAULT_DB_STEP,  /* db_step and db_exec fail with KR_ERR_DB */
+    KR_FAULT_ALLOC,   /* arena_alloc, buf growth */
+    KR_FAULT_DB_STEP, /* db_step and db_exec fail with KR_ERR_DB */
     KR_FAULT_SITE_COUNT
 };
 

@@ -24,7 +24,7 @@ bool text_utf8_valid(const char *s, size_t len);
 
 /* Flags for text_percent_decode. */
 enum {
-    TEXT_PLUS_IS_SPACE = 1, /* form encoding: '+' means ' ' */
+    TEXT_PLUS_IS_SPACE = 1,  /* form encoding: '+' means ' ' */
     TEXT_ALLOW_NEWLINES = 2, /* keep TAB, CR and LF (textarea values) */
 };
 

@@ -58,8 +58,8 @@ void kr_time_format_rfc3339(int64_t secs, char *out, size_t size)
 {
     struct tm tm;
     utc(secs, &tm);
-    (void)snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    (void)snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 void kr_time_format_http(int64_t secs, char *out, size_t size)
@@ -69,9 +69,8 @@ void kr_time_format_http(int64_t secs, char *out, size_t size)
                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     struct tm tm;
     utc(secs, &tm);
-    (void)snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-                   tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec);
+    (void)snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+                   months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 void kr_random_bytes(void *buf, size_t len)

@@ -153,7 +153,8 @@ int http_session_ensure(struct http_request *req, struct kr_error *err) KR_MUST_
 
 /* Start a fresh session for user_id (login): the old session, if any, is
  * destroyed and a new id and CSRF token are issued (no session fixation). */
-int http_session_login(struct http_request *req, int64_t user_id, struct kr_error *err) KR_MUST_CHECK;
+int http_session_login(struct http_request *req, int64_t user_id,
+                       struct kr_error *err) KR_MUST_CHECK;
 
 /* End the session and clear the cookie. */
 int http_session_logout(struct http_request *req, struct kr_error *err) KR_MUST_CHECK;
@@ -173,8 +174,8 @@ int http_render(struct http_request *req, unsigned status, const char *template_
 int http_json(struct http_request *req, unsigned status, json_t *body) KR_MUST_CHECK;
 
 /* Body copied, with the given content type. */
-int http_send(struct http_request *req, unsigned status, const char *content_type,
-              const void *data, size_t len) KR_MUST_CHECK;
+int http_send(struct http_request *req, unsigned status, const char *content_type, const void *data,
+              size_t len) KR_MUST_CHECK;
 
 /* Body not copied: data must live until the server stops (static files). */
 int http_send_static(struct http_request *req, unsigned status, const char *content_type,
@@ -190,8 +191,7 @@ int http_set_header(struct http_request *req, const char *name, const char *valu
 
 /* Set a cookie: Path=/, HttpOnly, SameSite=Lax, Secure when public_url is
  * https; max_age in seconds, 0 deletes it. */
-int http_set_cookie(struct http_request *req, const char *name, const char *value,
-                    int64_t max_age);
+int http_set_cookie(struct http_request *req, const char *name, const char *value, int64_t max_age);
 
 /* The HTTP status for an error code (KR_ERR_NOT_FOUND -> 404, ...). */
 unsigned http_status_for(int code);

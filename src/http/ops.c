@@ -71,15 +71,12 @@ int http_ops_routes(struct http_server *s, struct kr_error *err)
         const char *pattern;
         http_handler fn;
     } routes[] = {
-        {"/healthz", healthz},
-        {"/readyz", readyz},
-        {"/metrics", metrics},
-        {"/static/*path", static_file},
-        {"/api/v1", api_index},
+        {"/healthz", healthz},          {"/readyz", readyz},    {"/metrics", metrics},
+        {"/static/*path", static_file}, {"/api/v1", api_index},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        int rc = http_route(s, HTTP_GET, routes[i].pattern, routes[i].fn, HTTP_ROUTE_NO_SESSION,
-                            err);
+        int rc =
+            http_route(s, HTTP_GET, routes[i].pattern, routes[i].fn, HTTP_ROUTE_NO_SESSION, err);
         if (rc)
             return rc;
     }

@@ -73,8 +73,7 @@ static const char *find_header(const struct http_request *req, const char *name)
     return NULL;
 }
 
-int http_set_cookie(struct http_request *req, const char *name, const char *value,
-                    int64_t max_age)
+int http_set_cookie(struct http_request *req, const char *name, const char *value, int64_t max_age)
 {
     if (strpbrk(value, ";,\r\n \"\\"))
         return KR_ERR_INVALID;
@@ -95,8 +94,8 @@ int http_set_cookie(struct http_request *req, const char *name, const char *valu
     return KR_OK;
 }
 
-static int set_body(struct http_request *req, unsigned status, const char *content_type,
-                    char *body, size_t len, bool is_static)
+static int set_body(struct http_request *req, unsigned status, const char *content_type, char *body,
+                    size_t len, bool is_static)
 {
     if (req->out_body && !req->out_static)
         free(req->out_body);
@@ -109,8 +108,8 @@ static int set_body(struct http_request *req, unsigned status, const char *conte
     return KR_OK;
 }
 
-int http_send(struct http_request *req, unsigned status, const char *content_type,
-              const void *data, size_t len)
+int http_send(struct http_request *req, unsigned status, const char *content_type, const void *data,
+              size_t len)
 {
     char *copy = malloc(len ? len : 1);
     if (!copy)
@@ -189,8 +188,7 @@ static json_t *site_context(struct http_request *req)
         json_t *u = json_object();
         json_object_set_new(u, "display_name", json_string(req->user->display_name));
         json_object_set_new(u, "login", json_string(req->user->login));
-        json_object_set_new(u, "is_admin",
-                            json_boolean(req->user->roles & ACCOUNT_ROLE_ADMIN));
+        json_object_set_new(u, "is_admin", json_boolean(req->user->roles & ACCOUNT_ROLE_ADMIN));
         json_object_set_new(site, "user", u);
     }
     return site;
@@ -290,9 +288,9 @@ void http_respond_error(struct http_request *req, int code, const struct kr_erro
         status = 405;
     if (status >= 500)
         kr_log_json(KR_LOG_ERROR, "request_failed",
-                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "request_id", req->request_id,
-                              "route", req->route_pattern, "code", kr_status_name(code), "msg",
-                              err->message, "detail", err->detail));
+                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "request_id", req->request_id, "route",
+                              req->route_pattern, "code", kr_status_name(code), "msg", err->message,
+                              "detail", err->detail));
     /* Only 4xx explain themselves; a 5xx shows the request id, not internals. */
     const char *detail = status < 500 && err->message[0] ? err->message : NULL;
     if (allow) {
@@ -306,7 +304,8 @@ void http_respond_error(struct http_request *req, int code, const struct kr_erro
         http_set_header(req, "Retry-After", secs);
     }
     if (wants_problem(req))
-        respond_problem(req, status, detail ? detail : "The server could not complete the request.");
+        respond_problem(req, status,
+                        detail ? detail : "The server could not complete the request.");
     else
         respond_page(req, status, detail);
 }
@@ -359,7 +358,7 @@ enum MHD_Result http_queue(struct http_request *req)
     else
         r = MHD_create_response_from_buffer_with_free_callback(req->out_len, req->out_body, free);
     if (!r)
-        return MHD_NO; /* on_completed frees out_body: it was not handed over */
+        return MHD_NO;      /* on_completed frees out_body: it was not handed over */
     req->out_static = true; /* MHD owns the body now */
     add_standard_headers(req, r);
     for (const struct http_header *h = req->headers; h; h = h->next)

@@ -95,8 +95,8 @@ static int compile(struct route *rt, const char *pattern, struct kr_error *err)
             rt->params++;
         } else {
             if (!valid_literal(p, len))
-                return kr_error_set(err, KR_ERR_INVALID, "route '%s': bad segment '%.*s'",
-                                    pattern, (int)len, p);
+                return kr_error_set(err, KR_ERR_INVALID, "route '%s': bad segment '%.*s'", pattern,
+                                    (int)len, p);
             s->kind = SEG_LITERAL;
             s->text = strndup(p, len);
         }
@@ -128,8 +128,8 @@ int router_add(struct router *r, unsigned methods, const char *pattern, http_han
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
     rt->pattern = strdup(pattern);
     rt->info.pattern = rt->pattern;
-    int rc = rt->pattern ? compile(rt, pattern, err)
-                              : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    int rc =
+        rt->pattern ? compile(rt, pattern, err) : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
     struct route **grown = rc ? NULL : realloc(r->routes, (r->count + 1) * sizeof(*grown));
     if (!grown) {
         route_free(rt);
@@ -234,8 +234,8 @@ void router_allow_header(unsigned methods, char *out, size_t size)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{HTTP_GET, "GET"},     {HTTP_HEAD, "HEAD"},     {HTTP_POST, "POST"},
-                 {HTTP_PUT, "PUT"},     {HTTP_PATCH, "PATCH"},   {HTTP_DELETE, "DELETE"},
+    } names[] = {{HTTP_GET, "GET"},        {HTTP_HEAD, "HEAD"},   {HTTP_POST, "POST"},
+                 {HTTP_PUT, "PUT"},        {HTTP_PATCH, "PATCH"}, {HTTP_DELETE, "DELETE"},
                  {HTTP_OPTIONS, "OPTIONS"}};
     size_t used = 0;
     out[0] = '\0';

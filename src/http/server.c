@@ -30,7 +30,7 @@ static const struct {
     const char *name;
     enum http_method method;
 } method_names[] = {
-    {"GET", HTTP_GET},     {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},      {"PUT", HTTP_PUT},
+    {"GET", HTTP_GET},     {"HEAD", HTTP_HEAD},     {"POST", HTTP_POST},       {"PUT", HTTP_PUT},
     {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE}, {"OPTIONS", HTTP_OPTIONS},
 };
 
@@ -158,8 +158,9 @@ static int parse_target(struct http_request *req, struct kr_error *err)
         }
         if (strcmp(dec, ".") == 0 || strcmp(dec, "..") == 0 || strchr(dec, '/') ||
             strchr(dec, '\\')) {
-            rc = kr_error_set(err, KR_ERR_INVALID, "the path must not contain '.', '..', "
-                                                   "'/' or '\\' in a segment");
+            rc = kr_error_set(err, KR_ERR_INVALID,
+                              "the path must not contain '.', '..', "
+                              "'/' or '\\' in a segment");
             break;
         }
         req->segments[req->segment_count++] = dec;
@@ -211,9 +212,9 @@ static int begin(struct http_request *req, const char *method)
     }
 
     unsigned allowed = 0;
-    enum router_result r = router_match(s->router, req->method ? req->method : HTTP_OPTIONS << 1,
-                                        req->segments, req->segment_count, req->arena, &req->match,
-                                        &allowed);
+    enum router_result r =
+        router_match(s->router, req->method ? req->method : HTTP_OPTIONS << 1, req->segments,
+                     req->segment_count, req->arena, &req->match, &allowed);
     if (r == ROUTER_FOUND) {
         req->route_index = req->match.route->index;
         req->route_pattern = req->match.route->pattern;
@@ -225,9 +226,9 @@ static int begin(struct http_request *req, const char *method)
             req->responded = false; /* http_queue answers 500 */
         return KR_ERR_NOT_FOUND;
     } else {
-        rc = r == ROUTER_NOT_FOUND ? kr_error_set(&err, KR_ERR_NOT_FOUND, "no page at this address")
-                                   : kr_error_set(&err, KR_ERR_INVALID, "method %s not allowed",
-                                                  req->method_name);
+        rc = r == ROUTER_NOT_FOUND
+                 ? kr_error_set(&err, KR_ERR_NOT_FOUND, "no page at this address")
+                 : kr_error_set(&err, KR_ERR_INVALID, "method %s not allowed", req->method_name);
         http_respond_error(req, rc, &err, r == ROUTER_METHOD_NOT_ALLOWED ? allowed : 0);
         return rc;
     }
@@ -311,9 +312,8 @@ static void dispatch(struct http_request *req)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     (void)cls;
     (void)url;
@@ -321,8 +321,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct http_request *req = *req_cls;
     if (!req) { /* on_uri ran out of memory */
         static char msg[] = "Service temporarily overloaded.\n";
-        struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(msg) - 1, msg,
-                                                                 MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(sizeof(msg) - 1, msg, MHD_RESPMEM_PERSISTENT);
         enum MHD_Result ok = MHD_queue_response(conn, 503, r);
         MHD_destroy_response(r);
         return ok;
@@ -525,8 +525,7 @@ static int bind_address(const struct kr_config *cfg, struct sockaddr_storage *ss
         v6->sin6_port = htons((uint16_t)cfg->port);
         return KR_OK;
     }
-    return kr_error_set(err, KR_ERR_CONFIG, "listen: '%s' is not an IP address",
-                        cfg->listen_host);
+    return kr_error_set(err, KR_ERR_CONFIG, "listen: '%s' is not an IP address", cfg->listen_host);
 }
 
 int http_server_start(struct http_server *s, struct kr_error *err)
@@ -544,15 +543,13 @@ int http_server_start(struct http_server *s, struct kr_error *err)
         flags |= MHD_USE_IPv6;
     /* The logger must be the first option, or MHD logs the others itself. */
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->request_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->max_header_size, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, keep_raw,
-        NULL, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1,
-        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, NULL,
+        MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
     if (!s->daemon)
         return kr_error_set(err, KR_ERR_IO, "cannot listen on %s:%u (in use, or not allowed)",
                             cfg->listen_host, cfg->port);
@@ -588,8 +585,7 @@ void http_server_stop(struct http_server *s)
     }
     int left = atomic_load(&s->in_flight);
     if (left > 0)
-        kr_log(KR_LOG_WARN, "shutdown_timeout", "%d requests still running; stopping anyway",
-               left);
+        kr_log(KR_LOG_WARN, "shutdown_timeout", "%d requests still running; stopping anyway", left);
     else if (waited)
         kr_log(KR_LOG_INFO, "shutdown_drained", "requests in flight finished");
     MHD_stop_daemon(s->daemon);

@@ -28,7 +28,8 @@ struct static_file {
 struct static_files;
 
 /* Load dir recursively.  A missing dir gives an empty table. */
-int static_files_load(struct static_files **out, const char *dir, struct kr_error *err) KR_MUST_CHECK;
+int static_files_load(struct static_files **out, const char *dir,
+                      struct kr_error *err) KR_MUST_CHECK;
 void static_files_free(struct static_files *s);
 
 /* The file at path, or NULL. */

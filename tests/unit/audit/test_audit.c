@@ -19,16 +19,25 @@ static void test_known_hashes(void **state)
 {
     (void)state;
     struct audit_entry e1 = {
-        .seq = 1, .created_at = 1700000000, .actor = "cli", .action = "account.create",
-        .object_type = "account", .object_id = "1", .details = "{\"login\":\"admin\"}",
+        .seq = 1,
+        .created_at = 1700000000,
+        .actor = "cli",
+        .action = "account.create",
+        .object_type = "account",
+        .object_id = "1",
+        .details = "{\"login\":\"admin\"}",
         .prev_hash = "0000000000000000000000000000000000000000000000000000000000000000"};
     char h1[65], h2[65];
     audit_entry_hash(&e1, h1);
     assert_string_equal(h1, "ffd199698b41e75dbfb56539a7e94e607369a0e94515a94b0f3a665f11eb0eb1");
-    struct audit_entry e2 = {
-        .seq = 2, .created_at = 1700000001, .actor = "user:1", .action = "account.login",
-        .object_type = "account", .object_id = "1",
-        .details = "{\"ip\":\"203.0.113.7\",\"note\":\"Gr\\u00fc\\u00dfe\"}", .prev_hash = h1};
+    struct audit_entry e2 = {.seq = 2,
+                             .created_at = 1700000001,
+                             .actor = "user:1",
+                             .action = "account.login",
+                             .object_type = "account",
+                             .object_id = "1",
+                             .details = "{\"ip\":\"203.0.113.7\",\"note\":\"Gr\\u00fc\\u00dfe\"}",
+                             .prev_hash = h1};
     audit_entry_hash(&e2, h2);
     assert_string_equal(h2, "68e2f1191fb76cf2c816b18d56577a6898edf18849d083a9a68d6741e004d623");
 }
@@ -57,12 +66,12 @@ static void test_append_list_verify(void **state)
     assert_int_equal(db_acquire(db, &conn, &err), KR_OK);
     int64_t seq = 0;
     for (int i = 1; i <= 5; i++) {
-        assert_int_equal(append(conn, "case.note",
-                                json_pack("{s:i, s:s, s:b, s:n, s:{s:[i,i]}}", "n", i, "text",
-                                          "Grüße aus Musterstadt", "ok", 1, "none", "nested",
-                                          "list", 1, 2),
-                                &seq),
-                         KR_OK);
+        assert_int_equal(
+            append(conn, "case.note",
+                   json_pack("{s:i, s:s, s:b, s:n, s:{s:[i,i]}}", "n", i, "text",
+                             "Grüße aus Musterstadt", "ok", 1, "none", "nested", "list", 1, 2),
+                   &seq),
+            KR_OK);
         assert_int_equal(seq, i);
     }
     struct arena *a = arena_new(0);
@@ -154,9 +163,8 @@ static void test_bad_events(void **state)
     json_decref(nested_real);
     json_decref(array);
     int64_t count;
-    assert_int_equal(db_query_int64(conn, "SELECT COUNT(*) FROM audit_entry", NULL, 0, &count,
-                                    &err),
-                     KR_OK);
+    assert_int_equal(
+        db_query_int64(conn, "SELECT COUNT(*) FROM audit_entry", NULL, 0, &count, &err), KR_OK);
     assert_int_equal(count, 0);
     db_release(conn);
     testdb_close(db);
@@ -220,9 +228,10 @@ static void tamper(struct db *db, const char *sql)
     struct db_conn *conn;
     struct kr_error err;
     assert_int_equal(db_acquire(db, &conn, &err), KR_OK);
-    const char *drop = db_dialect(db) == DB_SQLITE
-                           ? "DROP TRIGGER audit_entry_no_update; DROP TRIGGER audit_entry_no_delete"
-                           : "DROP TRIGGER IF EXISTS audit_entry_no_change ON audit_entry";
+    const char *drop =
+        db_dialect(db) == DB_SQLITE
+            ? "DROP TRIGGER audit_entry_no_update; DROP TRIGGER audit_entry_no_delete"
+            : "DROP TRIGGER IF EXISTS audit_entry_no_change ON audit_entry";
     assert_int_equal(db_exec_script(conn, drop, &err), KR_OK);
     if (db_exec_script(conn, sql, &err))
         fail_msg("%s: %s (%s)", sql, err.message, err.detail);
@@ -259,8 +268,8 @@ static void test_verify_finds_tampering(void **state)
         int rc = audit_verify(db, &res, &err);
         if (rc != KR_ERR_INTEGRITY || res.first_bad != rows[i].first_bad ||
             !strstr(res.reason, rows[i].reason))
-            fail_msg("%s: rc %d, first bad %lld (%s)", rows[i].sql, rc,
-                     (long long)res.first_bad, res.reason);
+            fail_msg("%s: rc %d, first bad %lld (%s)", rows[i].sql, rc, (long long)res.first_bad,
+                     res.reason);
         testdb_close(db);
     }
 }

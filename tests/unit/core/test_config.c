@@ -51,7 +51,7 @@ static void test_values(void **state)
         {"max_body_size", "512k", KR_OK},
         {"max_body_size", "2M", KR_OK},
         {"max_body_size", "lots", KR_ERR_CONFIG},
-        {"max_body_size", "10", KR_ERR_CONFIG},     /* below the minimum */
+        {"max_body_size", "10", KR_ERR_CONFIG}, /* below the minimum */
         {"max_body_size", "-1", KR_ERR_CONFIG},
         {"max_body_size", "99999999999g", KR_ERR_CONFIG},
         {"request_timeout", "45", KR_OK},

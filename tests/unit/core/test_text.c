@@ -20,19 +20,21 @@ static void test_utf8_validation(void **state)
     } rows[] = {
         {"", 0, true},
         {"Landkreis", 9, true},
-        {"Gr\xC3\xBC\xC3\x9F" "e", 6, true},            /* Grüße */
-        {"\xE2\x82\xAC", 3, true},                       /* euro sign */
-        {"\xF0\x9F\x98\x80", 4, true},                   /* emoji */
-        {"\xF4\x8F\xBF\xBF", 4, true},                   /* U+10FFFF */
-        {"a\0b", 3, true},                               /* NUL is valid UTF-8 */
-        {"\xC3", 1, false},                              /* truncated */
-        {"\xC0\xAF", 2, false},                          /* overlong '/' */
-        {"\xE0\x80\xAF", 3, false},                      /* overlong */
-        {"\xED\xA0\x80", 3, false},                      /* surrogate */
-        {"\xF4\x90\x80\x80", 4, false},                  /* > U+10FFFF */
-        {"\x80", 1, false},                              /* lone continuation */
+        {"Gr\xC3\xBC\xC3\x9F"
+         "e",
+         6, true},                      /* Grüße */
+        {"\xE2\x82\xAC", 3, true},      /* euro sign */
+        {"\xF0\x9F\x98\x80", 4, true},  /* emoji */
+        {"\xF4\x8F\xBF\xBF", 4, true},  /* U+10FFFF */
+        {"a\0b", 3, true},              /* NUL is valid UTF-8 */
+        {"\xC3", 1, false},             /* truncated */
+        {"\xC0\xAF", 2, false},         /* overlong '/' */
+        {"\xE0\x80\xAF", 3, false},     /* overlong */
+        {"\xED\xA0\x80", 3, false},     /* surrogate */
+        {"\xF4\x90\x80\x80", 4, false}, /* > U+10FFFF */
+        {"\x80", 1, false},             /* lone continuation */
         {"\xFF", 1, false},
-        {"M\xFCller", 7, false},                         /* Latin-1 */
+        {"M\xFCller", 7, false}, /* Latin-1 */
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         assert_int_equal(text_utf8_valid(rows[i].s, rows[i].len), rows[i].valid);
@@ -57,22 +59,22 @@ static void test_percent_decode(void **state)
         {"%2", 0, KR_ERR_INVALID, NULL},
         {"%zz", 0, KR_ERR_INVALID, NULL},
         {"%G0", 0, KR_ERR_INVALID, NULL},
-        {"%00", 0, KR_ERR_INVALID, NULL},       /* NUL byte */
-        {"%0A", 0, KR_ERR_INVALID, NULL},       /* newline not allowed by default */
+        {"%00", 0, KR_ERR_INVALID, NULL}, /* NUL byte */
+        {"%0A", 0, KR_ERR_INVALID, NULL}, /* newline not allowed by default */
         {"%0A", TEXT_ALLOW_NEWLINES, KR_OK, "\n"},
         {"%1B", TEXT_ALLOW_NEWLINES, KR_ERR_INVALID, NULL}, /* ESC */
-        {"%7F", 0, KR_ERR_INVALID, NULL},       /* DEL */
-        {"%FC", 0, KR_ERR_INVALID, NULL},       /* Latin-1 ü */
-        {"%C3", 0, KR_ERR_INVALID, NULL},       /* truncated UTF-8 */
-        {"%2e%2e%2f", 0, KR_OK, "../"},         /* decoding is not path checking */
+        {"%7F", 0, KR_ERR_INVALID, NULL},                   /* DEL */
+        {"%FC", 0, KR_ERR_INVALID, NULL},                   /* Latin-1 ü */
+        {"%C3", 0, KR_ERR_INVALID, NULL},                   /* truncated UTF-8 */
+        {"%2e%2e%2f", 0, KR_OK, "../"},                     /* decoding is not path checking */
     };
     struct arena *a = arena_new(0);
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char *out = NULL;
         size_t len = 0;
         struct kr_error err;
-        int rc = text_percent_decode(a, rows[i].in, strlen(rows[i].in), rows[i].flags, &out,
-                                     &len, &err);
+        int rc =
+            text_percent_decode(a, rows[i].in, strlen(rows[i].in), rows[i].flags, &out, &len, &err);
         assert_int_equal(rc, rows[i].rc);
         if (rc == KR_OK) {
             assert_string_equal(out, rows[i].out);

@@ -10,12 +10,42 @@
 #include "http/router.h"
 
 /* Handlers are only compared by address. */
-static int h_home(struct http_request *r, struct kr_error *e) { (void)r; (void)e; return 0; }
-static int h_new(struct http_request *r, struct kr_error *e) { (void)r; (void)e; return 0; }
-static int h_show(struct http_request *r, struct kr_error *e) { (void)r; (void)e; return 0; }
-static int h_edit(struct http_request *r, struct kr_error *e) { (void)r; (void)e; return 0; }
-static int h_static(struct http_request *r, struct kr_error *e) { (void)r; (void)e; return 0; }
-static int h_favicon(struct http_request *r, struct kr_error *e) { (void)r; (void)e; return 0; }
+static int h_home(struct http_request *r, struct kr_error *e)
+{
+    (void)r;
+    (void)e;
+    return 0;
+}
+static int h_new(struct http_request *r, struct kr_error *e)
+{
+    (void)r;
+    (void)e;
+    return 0;
+}
+static int h_show(struct http_request *r, struct kr_error *e)
+{
+    (void)r;
+    (void)e;
+    return 0;
+}
+static int h_edit(struct http_request *r, struct kr_error *e)
+{
+    (void)r;
+    (void)e;
+    return 0;
+}
+static int h_static(struct http_request *r, struct kr_error *e)
+{
+    (void)r;
+    (void)e;
+    return 0;
+}
+static int h_favicon(struct http_request *r, struct kr_error *e)
+{
+    (void)r;
+    (void)e;
+    return 0;
+}
 
 static struct router *table(void)
 {
@@ -51,17 +81,41 @@ static void test_matching(void **state)
         {HTTP_POST, {"cases", "new"}, 2, ROUTER_FOUND, h_new, NULL, NULL, 0},
         {HTTP_GET, {"cases", "17"}, 2, ROUTER_FOUND, h_show, "id", "17", 0},
         {HTTP_POST, {"cases", "17"}, 2, ROUTER_FOUND, h_edit, "id", "17", 0},
-        {HTTP_GET, {"cases", "Bescheid Müller"}, 2, ROUTER_FOUND, h_show, "id",
-         "Bescheid Müller", 0},
-        {HTTP_DELETE, {"cases", "17"}, 2, ROUTER_METHOD_NOT_ALLOWED, NULL, NULL, NULL,
+        {HTTP_GET,
+         {"cases", "Bescheid Müller"},
+         2,
+         ROUTER_FOUND,
+         h_show,
+         "id",
+         "Bescheid Müller",
+         0},
+        {HTTP_DELETE,
+         {"cases", "17"},
+         2,
+         ROUTER_METHOD_NOT_ALLOWED,
+         NULL,
+         NULL,
+         NULL,
          HTTP_GET | HTTP_HEAD | HTTP_POST},
         {HTTP_GET, {"cases"}, 1, ROUTER_NOT_FOUND, NULL, NULL, NULL, 0},
         {HTTP_GET, {"cases", "17", "x"}, 3, ROUTER_NOT_FOUND, NULL, NULL, NULL, 0},
         {HTTP_GET, {"static", "favicon.svg"}, 2, ROUTER_FOUND, h_favicon, NULL, NULL, 0},
-        {HTTP_GET, {"static", "css", "kreisel.css"}, 3, ROUTER_FOUND, h_static, "path",
-         "css/kreisel.css", 0},
+        {HTTP_GET,
+         {"static", "css", "kreisel.css"},
+         3,
+         ROUTER_FOUND,
+         h_static,
+         "path",
+         "css/kreisel.css",
+         0},
         {HTTP_GET, {"static"}, 1, ROUTER_NOT_FOUND, NULL, NULL, NULL, 0},
-        {HTTP_POST, {"static", "x"}, 2, ROUTER_METHOD_NOT_ALLOWED, NULL, NULL, NULL,
+        {HTTP_POST,
+         {"static", "x"},
+         2,
+         ROUTER_METHOD_NOT_ALLOWED,
+         NULL,
+         NULL,
+         NULL,
          HTTP_GET | HTTP_HEAD},
         {HTTP_GET, {""}, 1, ROUTER_NOT_FOUND, NULL, NULL, NULL, 0},
     };
@@ -73,8 +127,7 @@ static void test_matching(void **state)
         char *segs[6]; /* decoded segments are arena strings in the server too */
         for (size_t k = 0; k < rows[i].n; k++)
             segs[k] = arena_strdup(a, rows[i].segments[k]);
-        enum router_result res = router_match(r, rows[i].method, segs, rows[i].n, a, &m,
-                                              &allowed);
+        enum router_result res = router_match(r, rows[i].method, segs, rows[i].n, a, &m, &allowed);
         if (res != rows[i].result)
             fail_msg("row %zu: result %d, want %d", i, res, rows[i].result);
         if (res == ROUTER_FOUND) {
@@ -98,8 +151,18 @@ static void test_bad_patterns(void **state)
 {
     (void)state;
     static const char *bad[] = {
-        "",          "relative",   "/trailing/", "/a//b",     "/:",       "/:Id",
-        "/*rest/x",  "/a/../b",    "/a/./b",     "/sp ace",   "/q?x",     "/%41",
+        "",
+        "relative",
+        "/trailing/",
+        "/a//b",
+        "/:",
+        "/:Id",
+        "/*rest/x",
+        "/a/../b",
+        "/a/./b",
+        "/sp ace",
+        "/q?x",
+        "/%41",
         "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q",
     };
     struct router *r = router_new();
