@@ -85,9 +85,15 @@ async function main() {
   await page.keyboard.type('admin');
   await page.keyboard.press('Tab');
   await page.keyboard.type('falsches-passwort');
-  await page.keyboard.press('Enter');
-  await page.waitForLoadState();
-  if (!(await page.isVisible('[role="alert"]'))) fail('login: no error shown for a wrong password');
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/anmelden') && r.request().method() === 'POST'),
+    page.keyboard.press('Enter'),
+  ]);
+  try {
+    await page.waitForSelector('[role="alert"]', { timeout: 5000 });
+  } catch {
+    fail('login: no error shown for a wrong password');
+  }
   await page.screenshot({ path: join(artifacts, 'login-error.png'), fullPage: true });
   await axeCheck(page, 'login-error');
   await page.fill('#password', password);
