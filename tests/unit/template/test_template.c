@@ -43,10 +43,9 @@ static const char *const de_json =
     " \"amp\": \"M\xC3\xBCller & S\xC3\xB6hne\","
     " \"quote\": \"Sag \\\"Hallo\\\" & 'Tsch\xC3\xBC\xC3\x9F'\","
     " \"hits\": \"{{#n}}{{n}} Treffer{{/n}}{{^n}}Keine Treffer{{/n}}\"}";
-static const char *const en_json =
-    "{\"hello\": \"Hello\", \"welcome\": \"Welcome, {{name}}!\","
-    " \"amp\": \"Smith & Sons\", \"quote\": \"Say \\\"hi\\\"\","
-    " \"hits\": \"{{#n}}{{n}} hits{{/n}}{{^n}}No hits{{/n}}\"}";
+static const char *const en_json = "{\"hello\": \"Hello\", \"welcome\": \"Welcome, {{name}}!\","
+                                   " \"amp\": \"Smith & Sons\", \"quote\": \"Say \\\"hi\\\"\","
+                                   " \"hits\": \"{{#n}}{{n}} hits{{/n}}{{^n}}No hits{{/n}}\"}";
 
 static json_t *parse(const char *text)
 {
@@ -133,16 +132,20 @@ static void test_interpolation(void **state)
         {"{{s}}", "{\"s\": \"<a href=\\\"x\\\">'&'</a>\"}",
          "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;", KR_OK},
         {"{{s}}", "{\"s\": \"&&\"}", "&amp;&amp;", KR_OK},
-        {"{{s}}", "{\"s\": \"<script>alert(1)</script>\"}",
-         "&lt;script&gt;alert(1)&lt;/script&gt;", KR_OK},
+        {"{{s}}", "{\"s\": \"<script>alert(1)</script>\"}", "&lt;script&gt;alert(1)&lt;/script&gt;",
+         KR_OK},
         {"{{s}}", "{\"s\": \"&amp;\"}", "&amp;amp;", KR_OK}, /* no double-decoding */
         /* raw forms do not escape */
         {"{{{s}}}|{{&s}}|{{& s }}|{{{ s }}}", "{\"s\": \"<b>&'\"}", "<b>&'|<b>&'|<b>&'|<b>&'",
          KR_OK},
         /* template text is never escaped; UTF-8 passes through */
         {"<p class=\"x\">&nbsp;'</p>", NULL, "<p class=\"x\">&nbsp;'</p>", KR_OK},
-        {"Gr\xC3\xBC\xC3\x9F" "e {{s}}", "{\"s\": \"M\xC3\xBCller\"}",
-         "Gr\xC3\xBC\xC3\x9F" "e M\xC3\xBCller", KR_OK},
+        {"Gr\xC3\xBC\xC3\x9F"
+         "e {{s}}",
+         "{\"s\": \"M\xC3\xBCller\"}",
+         "Gr\xC3\xBC\xC3\x9F"
+         "e M\xC3\xBCller",
+         KR_OK},
         {"{{ s }}|{{\ts\n}}", "{\"s\": \"v\"}", "v|v", KR_OK},
         {"a}}b}", NULL, "a}}b}", KR_OK},
         {"{ {x}} {", "{\"x\": 1}", "{ {x}} {", KR_OK},
@@ -154,8 +157,8 @@ static void test_interpolation(void **state)
         {"[{{a.b}}]", "{\"a\": [1]}", "[]", KR_OK},
         {"{{a-b.c_d}}", "{\"a-b\": {\"c_d\": 5}}", "5", KR_OK},
         /* context stack: inner shadows outer, first part falls back */
-        {"{{#in}}{{name}}{{/in}}", "{\"name\": \"outer\", \"in\": {\"name\": \"inner\"}}",
-         "inner", KR_OK},
+        {"{{#in}}{{name}}{{/in}}", "{\"name\": \"outer\", \"in\": {\"name\": \"inner\"}}", "inner",
+         KR_OK},
         {"{{#in}}{{other}}{{/in}}", "{\"other\": \"o\", \"in\": {\"name\": \"i\"}}", "o", KR_OK},
         {"{{#in}}[{{name}}]{{/in}}", "{\"name\": \"outer\", \"in\": {\"name\": null}}", "[]",
          KR_OK},
@@ -165,8 +168,7 @@ static void test_interpolation(void **state)
         {"{{#in}}[{{a.b}}]{{/in}}", "{\"a\": {\"b\": \"outer\"}, \"in\": {\"x\": 1}}", "[outer]",
          KR_OK},
         /* the current value */
-        {"{{#l}}{{.}},{{/l}}", "{\"l\": [\"a\", \"<b>\", 3, true]}", "a,&lt;b&gt;,3,true,",
-         KR_OK},
+        {"{{#l}}{{.}},{{/l}}", "{\"l\": [\"a\", \"<b>\", 3, true]}", "a,&lt;b&gt;,3,true,", KR_OK},
         {"{{#l}}{{{.}}}{{/l}}", "{\"l\": [\"a\", \"<b>\"]}", "a<b>", KR_OK},
         {"{{.}}", "\"<top>\"", "&lt;top&gt;", KR_OK},
         {"{{.}}", "17", "17", KR_OK},
@@ -262,18 +264,16 @@ static void test_partials(void **state)
     (void)state;
     static const struct row rows[] = {
         {"{{#items}}{{>partials/item}}{{/items}}",
-         "{\"items\": [{\"name\": \"a<\"}, {\"name\": \"b\"}]}", "<li>a&lt;</li><li>b</li>",
-         KR_OK},
+         "{\"items\": [{\"name\": \"a<\"}, {\"name\": \"b\"}]}", "<li>a&lt;</li><li>b</li>", KR_OK},
         {"{{> partials/item }}", "{\"name\": \"x\"}", "<li>x</li>", KR_OK},
-        {"{{#p}}{{>partials/item}}{{/p}}", "{\"name\": \"outer\", \"p\": {}}",
-         "<li>outer</li>", KR_OK},
+        {"{{#p}}{{>partials/item}}{{/p}}", "{\"name\": \"outer\", \"p\": {}}", "<li>outer</li>",
+         KR_OK},
         {"{{>tree}}",
          "{\"name\": \"r\", \"children\": [{\"name\": \"a\", \"children\": [{\"name\": \"b\","
          " \"children\": []}]}, {\"name\": \"c\", \"children\": null}]}",
          "r(a(b))(c)", KR_OK},
         /* a leaf without "children" sees its parent's: endless recursion */
-        {"{{>tree}}", "{\"name\": \"r\", \"children\": [{\"name\": \"a\"}]}", NULL,
-         KR_ERR_INVALID},
+        {"{{>tree}}", "{\"name\": \"r\", \"children\": [{\"name\": \"a\"}]}", NULL, KR_ERR_INVALID},
         {"<body>\n  {{>partials/header}}\n</body>", "{\"title\": \"T\"}",
          "<body>\n<h1>T</h1>\n</body>", KR_OK},
         /* each template escapes by its own kind */
@@ -422,12 +422,11 @@ static void test_messages(void **state)
         {"{{ t:hello }}", NULL, "Hallo", KR_OK},
         {"{{t:welcome}}", "{\"name\": \"<Eve>\"}", "Willkommen, &lt;Eve&gt;!", KR_OK},
         {"{{t:amp}}", NULL, "M\xC3\xBCller &amp; S\xC3\xB6hne", KR_OK},
-        {"{{t:quote}}", NULL,
-         "Sag &quot;Hallo&quot; &amp; &#39;Tsch\xC3\xBC\xC3\x9F&#39;", KR_OK},
+        {"{{t:quote}}", NULL, "Sag &quot;Hallo&quot; &amp; &#39;Tsch\xC3\xBC\xC3\x9F&#39;", KR_OK},
         {"{{t:hits}}", "{\"n\": 3}", "3 Treffer", KR_OK},
         {"{{t:hits}}", "{}", "Keine Treffer", KR_OK},
-        {"{{#user}}{{t:welcome}}{{/user}}", "{\"user\": {\"name\": \"Anna\"}}",
-         "Willkommen, Anna!", KR_OK},
+        {"{{#user}}{{t:welcome}}{{/user}}", "{\"user\": {\"name\": \"Anna\"}}", "Willkommen, Anna!",
+         KR_OK},
         {"{{#l}}{{t:hello}} {{/l}}", "{\"l\": [1, 2]}", "Hallo Hallo ", KR_OK},
     };
     static const struct row en[] = {
@@ -605,8 +604,7 @@ static void test_limits(void **state)
         assert_int_equal(buf_append(&src, "<p>x</p>", 8), KR_OK);
     assert_int_equal(tpl_set_add(set, "big", src.data, src.len, true, &err), KR_OK);
     assert_int_equal(buf_putc(&src, 'x'), KR_OK);
-    assert_int_equal(tpl_set_add(set, "bigger", src.data, src.len, true, &err),
-                     KR_ERR_TOO_LARGE);
+    assert_int_equal(tpl_set_add(set, "bigger", src.data, src.len, true, &err), KR_ERR_TOO_LARGE);
 
     /* a NUL byte is no template text */
     assert_int_equal(tpl_set_add(set, "nul", "a\n\nb\0c", 6, true, &err), KR_ERR_INVALID);
@@ -615,7 +613,30 @@ static void test_limits(void **state)
     assert_int_equal(tpl_set_add(set, "empty", "", 0, true, &err), KR_OK);
     assert_int_equal(tpl_set_add(set, "empty2", NULL, 0, true, &err), KR_OK);
 
-    /* a template bomb stops at the work budget instead of running for hours */
+    buf_release(&src);
+    tpl_set_free(set);
+}
+
+/* A template bomb stops at the work budget instead of running for hours;
+ * legitimate big and deep templates render. */
+static void test_work_budget(void **state)
+{
+    (void)state;
+    struct tpl_set *set;
+    struct kr_error err;
+    struct buf src;
+    assert_int_equal(tpl_set_new(&set, &err), KR_OK);
+    buf_init(&src, 2 * OUT_MAX);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(buf_puts(&src, i % 2 ? "{{#a}}" : "{{^b}}"), KR_OK);
+    for (int i = 63; i >= 0; i--)
+        assert_int_equal(buf_puts(&src, i % 2 ? "{{/a}}" : "{{/b}}"), KR_OK);
+    assert_int_equal(tpl_set_add(set, "deep64", src.data, src.len, true, &err), KR_OK);
+    buf_reset(&src);
+    for (size_t i = 0; i < ((size_t)1 << 20) / 8; i++)
+        assert_int_equal(buf_append(&src, "<p>x</p>", 8), KR_OK);
+    assert_int_equal(tpl_set_add(set, "big", src.data, src.len, true, &err), KR_OK);
+    assert_int_equal(tpl_set_add(set, "empty", "", 0, true, &err), KR_OK);
     const char *bomb = "{{#a}}{{#a}}{{#a}}{{#a}}{{#a}}{{#a}}x{{/a}}{{/a}}{{/a}}{{/a}}{{/a}}{{/a}}";
     assert_int_equal(tpl_set_add(set, "bomb", bomb, strlen(bomb), true, &err), KR_OK);
     assert_int_equal(tpl_set_link(set, &err), KR_OK);
@@ -777,8 +798,8 @@ static void test_set_api(void **state)
     assert_string_equal(tpl_message(set, "de", "k"), "k");
     assert_int_equal(tpl_set_add(set, "a", "x", 1, true, &err), KR_OK);
     assert_int_equal(tpl_set_add(set, "a", "y", 1, false, &err), KR_ERR_CONFLICT);
-    static const char *const bad_names[] = {"", "/a", "a/", "a//b", "../a", "a/../b", ".",
-                                            "a b", "a\\b", "\xC3\xA4", "a:b"};
+    static const char *const bad_names[] = {"",  "/a",  "a/",   "a//b",     "../a", "a/../b",
+                                            ".", "a b", "a\\b", "\xC3\xA4", "a:b"};
     for (size_t i = 0; i < N(bad_names); i++)
         assert_int_equal(tpl_set_add(set, bad_names[i], "x", 1, true, &err), KR_ERR_INVALID);
     assert_int_equal(tpl_set_add(set, "pages/home.v2", "x", 1, true, &err), KR_OK);
@@ -863,10 +884,9 @@ static void test_output_cap(void **state)
         size_t cap;
         int rc;
     } rows[] = {
-        {"main", 16, KR_OK},           {"main", 15, KR_ERR_TOO_LARGE},
-        {"main", 0, KR_ERR_TOO_LARGE}, {"list", 90, KR_OK},
-        {"list", 89, KR_ERR_TOO_LARGE}, {"list", 12, KR_ERR_TOO_LARGE},
-        {"esc", 32, KR_OK},            {"esc", 31, KR_ERR_TOO_LARGE},
+        {"main", 16, KR_OK}, {"main", 15, KR_ERR_TOO_LARGE}, {"main", 0, KR_ERR_TOO_LARGE},
+        {"list", 90, KR_OK}, {"list", 89, KR_ERR_TOO_LARGE}, {"list", 12, KR_ERR_TOO_LARGE},
+        {"esc", 32, KR_OK},  {"esc", 31, KR_ERR_TOO_LARGE},
     };
     for (size_t i = 0; i < N(rows); i++) {
         buf_init(&out, rows[i].cap);
@@ -1149,7 +1169,7 @@ static void test_load_errors(void **state)
 {
     (void)state;
     static const struct {
-        const char *rel;  /* one file to add to (or change in) a good tree */
+        const char *rel; /* one file to add to (or change in) a good tree */
         const char *text;
         int rc;
         const char *where; /* must appear in the message */
@@ -1163,8 +1183,7 @@ static void test_load_errors(void **state)
         {"locales/en.json", "{\"title\": \"County\"}", KR_ERR_INVALID, "'welcome'"},
         {"locales/fr.json", "{\"title\": \"C\", \"welcome\": \"W\", \"extra\": \"E\"}",
          KR_ERR_INVALID, "'extra'"},
-        {"locales/en.json", "{\"title\": \"County\",\n \"welcome\": 5}", KR_ERR_INVALID,
-         "en.json"},
+        {"locales/en.json", "{\"title\": \"County\",\n \"welcome\": 5}", KR_ERR_INVALID, "en.json"},
         {"locales/en.json", "{\"title\": \"a\",\n\"title\": \"b\", \"welcome\": \"w\"}",
          KR_ERR_INVALID, "en.json:2"},
         {"locales/en.json", "{\"title\": ", KR_ERR_INVALID, "en.json:1"},
@@ -1199,8 +1218,9 @@ static void test_load_special_files(void **state)
     (void)state;
     enum { FIFO, LOOP, DANGLING, DIR_CATALOGUE, BIG, ROWS };
     static const int want[ROWS] = {
-        [FIFO] = KR_OK, [LOOP] = KR_ERR_INVALID, [DANGLING] = KR_ERR_IO,
-        [DIR_CATALOGUE] = KR_ERR_IO, [BIG] = KR_ERR_TOO_LARGE,
+        [FIFO] = KR_OK,           [LOOP] = KR_ERR_INVALID,
+        [DANGLING] = KR_ERR_IO,   [DIR_CATALOGUE] = KR_ERR_IO,
+        [BIG] = KR_ERR_TOO_LARGE,
     };
     for (int row = 0; row < ROWS; row++) {
         struct tree t;
@@ -1371,8 +1391,8 @@ static int fault_scenario(void)
     buf_init(&out, OUT_MAX);
     if (!rc)
         rc = tpl_render(set, "main", "en", ctx, &out, &err);
-    if (!rc && strcmp(buf_cstr(&out),
-                      "<title>Welcome, x!</title><main><li>a</li><li>b</li></main>") != 0)
+    if (!rc &&
+        strcmp(buf_cstr(&out), "<title>Welcome, x!</title><main><li>a</li><li>b</li></main>") != 0)
         rc = KR_ERR_INTERNAL;
     if (rc)
         assert_int_equal(err.code, rc);
@@ -1416,6 +1436,7 @@ int main(void)
         cmocka_unit_test(test_tpl_message),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_work_budget),
         cmocka_unit_test(test_link_errors),
         cmocka_unit_test(test_catalogue_errors),
         cmocka_unit_test(test_catalogue_nul_keys),
