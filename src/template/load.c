@@ -226,8 +226,44 @@ static bool catalogue_lang(const char *file, char lang[4])
     return true;
 }
 
-static int load_catalogue(struct tpl_set *set, const char *lang, const char *path,
-                          struct kr_error *err)
+/* Messages of one language, merged from every file that has them. */
+struct merged {
+    char lang[4];
+    json_t *messages;
+};
+
+#define LANGS_MAX 8
+
+struct catalogues {
+    struct merged langs[LANGS_MAX];
+    size_t count;
+};
+
+static void catalogues_release(struct catalogues *c)
+{
+    for (size_t i = 0; i < c->count; i++)
+        json_decref(c->langs[i].messages);
+}
+
+static json_t *catalogue_for(struct catalogues *c, const char *lang)
+{
+    for (size_t i = 0; i < c->count; i++)
+        if (strcmp(c->langs[i].lang, lang) == 0)
+            return c->langs[i].messages;
+    if (c->count == LANGS_MAX)
+        return NULL;
+    struct merged *m = &c->langs[c->count];
+    if (!(m->messages = json_object()))
+        return NULL;
+    memcpy(m->lang, lang, sizeof(m->lang));
+    c->count++;
+    return m->messages;
+}
+
+/* Read path and add its messages to lang's catalogue; a key that another
+ * file of the same language already has is an error. */
+static int merge_catalogue(struct catalogues *c, const char *lang, const char *path,
+                           struct kr_error *err)
 {
     char *data;
     size_t len;
@@ -239,31 +275,66 @@ static int load_catalogue(struct tpl_set *set, const char *lang, const char *pat
     free(data);
     if (!messages)
         return kr_error_set(err, KR_ERR_INVALID, "%s:%d: %s", path, jerr.line, jerr.text);
-    rc = tpl_set_add_catalogue(set, lang, path, messages, err);
+    json_t *into = catalogue_for(c, lang);
+    if (!into)
+        rc = kr_error_set(err, KR_ERR_INVALID, "%s: more than %d languages", path, LANGS_MAX);
+    else if (!json_is_object(messages))
+        rc = kr_error_set(err, KR_ERR_INVALID, "%s: catalogue is not a JSON object", path);
+    const char *key;
+    json_t *value;
+    json_object_foreach(messages, key, value)
+    {
+        if (rc)
+            break;
+        if (json_object_get(into, key))
+            rc = kr_error_set(err, KR_ERR_CONFLICT, "%s: message '%s' is defined twice", path, key);
+        else if (json_object_set(into, key, value))
+            rc = kr_error_set(err, KR_ERR_NOMEM, "%s: out of memory", path);
+    }
     json_decref(messages);
     return rc;
 }
 
-static int load_locales(struct tpl_set *set, const char *dir, struct kr_error *err)
+/* Every LANG.json in dir; with modules true also in each subfolder
+ * (locales/<module>/LANG.json, so that a module owns its messages). */
+static int scan_locales(struct catalogues *c, const char *dir, bool modules, size_t *found,
+                        struct kr_error *err)
 {
     struct name_list names;
     int rc = list_dir(dir, &names, err);
     if (rc)
         return rc;
-    size_t found = 0;
     for (size_t i = 0; i < names.count && rc == KR_OK; i++) {
         char lang[4];
         char path[PATH_MAX];
-        if (!catalogue_lang(names.names[i], lang))
-            continue;
+        struct stat st;
         rc = join(path, dir, names.names[i], err);
-        if (!rc)
-            rc = load_catalogue(set, lang, path, err);
-        found++;
+        if (rc)
+            break;
+        if (catalogue_lang(names.names[i], lang)) {
+            rc = merge_catalogue(c, lang, path, err);
+            ++*found;
+        } else if (modules && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            rc = scan_locales(c, path, false, found, err);
+        }
     }
     names_release(&names);
+    return rc;
+}
+
+static int load_locales(struct tpl_set *set, const char *dir, struct kr_error *err)
+{
+    struct catalogues c = {0};
+    size_t found = 0;
+    int rc = scan_locales(&c, dir, true, &found, err);
     if (!rc && found == 0)
         rc = kr_error_set(err, KR_ERR_INVALID, "%s: no message catalogue (LANG.json)", dir);
+    for (size_t i = 0; i < c.count && rc == KR_OK; i++) {
+        char label[PATH_MAX];
+        snprintf(label, sizeof(label), "%s/**/%s.json", dir, c.langs[i].lang);
+        rc = tpl_set_add_catalogue(set, c.langs[i].lang, label, c.langs[i].messages, err);
+    }
+    catalogues_release(&c);
     return rc;
 }
 

@@ -38,8 +38,11 @@
  * in .html escape for HTML; files ending in .txt (plain-text e-mails) do
  * not escape at all.
  *
- * Message catalogues are files LANG.json in the locales directory, each a
- * flat JSON object "key": "text".  All catalogues must have the same keys;
+ * Message catalogues are files LANG.json in the locales directory and in
+ * its subfolders one level down (locales/<module>/LANG.json, so that each
+ * module owns its messages), each a flat JSON object "key": "text"; the
+ * files of one language are merged and a key defined twice is an error.
+ * All languages must have the same keys;
  * the first language is the default: "de" when present.  Every
  * {{t:key}}, {{> partial}} and {{< parent}} is checked when the set is
  * linked, so that a typo stops the start instead of showing up on a page.

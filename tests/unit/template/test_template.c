@@ -1105,6 +1105,9 @@ static void write_good_tree(const struct tree *t)
                "{\"title\": \"Landkreis\", \"welcome\": \"Willkommen, {{name}}!\"}");
     write_file(t->dir, "locales/en.json",
                "{\"title\": \"County\", \"welcome\": \"Welcome, {{name}}!\"}");
+    write_file(t->dir, "locales/shop/de.json", "{\"shop.open\": \"Geöffnet\"}");
+    write_file(t->dir, "locales/shop/en.json", "{\"shop.open\": \"Open\"}");
+    write_file(t->dir, "templates/shop/sign.txt", "{{t:shop.open}} - {{t:title}}");
     write_file(t->dir, "locales/README.md", "not a catalogue");
     write_file(t->dir, "locales/EN.json", "{broken");
     write_file(t->dir, "locales/deut.json", "{broken");
@@ -1143,6 +1146,10 @@ static void test_load(void **state)
     buf_reset(&out);
     assert_int_equal(tpl_render(set, "mail/welcome", "de", ctx, &out, &err), KR_OK);
     assert_string_equal(buf_cstr(&out), "Willkommen, <Eve>!\n");
+    /* messages of a module's folder join the language's catalogue */
+    buf_reset(&out);
+    assert_int_equal(tpl_render(set, "shop/sign", "de", ctx, &out, &err), KR_OK);
+    assert_string_equal(buf_cstr(&out), "Geöffnet - Landkreis");
     json_decref(ctx);
     buf_release(&out);
     tpl_set_free(set);
@@ -1181,13 +1188,19 @@ static void test_load_errors(void **state)
         {"templates/pages/home.txt", "x", KR_ERR_CONFLICT, "home"},
         {"templates/pages/my page.html", "x", KR_ERR_INVALID, "my page"},
         {"locales/en.json", "{\"title\": \"County\"}", KR_ERR_INVALID, "'welcome'"},
-        {"locales/fr.json", "{\"title\": \"C\", \"welcome\": \"W\", \"extra\": \"E\"}",
+        {"locales/fr.json",
+         "{\"title\": \"C\", \"welcome\": \"W\", \"shop.open\": \"O\", \"extra\": \"E\"}",
          KR_ERR_INVALID, "'extra'"},
         {"locales/en.json", "{\"title\": \"County\",\n \"welcome\": 5}", KR_ERR_INVALID, "en.json"},
         {"locales/en.json", "{\"title\": \"a\",\n\"title\": \"b\", \"welcome\": \"w\"}",
          KR_ERR_INVALID, "en.json:2"},
         {"locales/en.json", "{\"title\": ", KR_ERR_INVALID, "en.json:1"},
         {"locales/en.json", "[]", KR_ERR_INVALID, "en.json"},
+        {"locales/shop/en.json", "{\"title\": \"x\", \"shop.open\": \"Open\"}", KR_ERR_CONFLICT,
+         "shop/en.json: message 'title' is defined twice"},
+        {"locales/shop/en.json", "{}", KR_ERR_INVALID, "'shop.open'"},
+        {"locales/shop/de.json", "{\"shop.open\": \"x\",", KR_ERR_INVALID, "shop/de.json:1"},
+        {"locales/shop/deep/en.json", "{broken", KR_OK, ""},
         {"locales/en.json", "{\"title\": \"{{>x}}\", \"welcome\": \"w\"}", KR_ERR_INVALID,
          "'title'"},
     };
