@@ -155,10 +155,23 @@ int accounts_login(struct db_conn *conn, struct arena *a, const char *login, con
 /* The id in the cookie: 64 hex digits (256 bits) plus NUL. */
 #define ACCOUNT_SESSION_TOKEN_LEN 65
 
+/*
+ * How a session's user proved who they are.  method: "password",
+ * "password+totp", "oidc"; assurance: the eIDAS level of assurance,
+ * "low", "substantial" or "high" (an eID card through the state's account
+ * is "high"), so that a service can require a level.  Anonymous sessions
+ * have "none" for both.
+ */
+struct account_auth {
+    const char *method;
+    const char *assurance;
+};
+
 struct account_session {
     char token[ACCOUNT_SESSION_TOKEN_LEN]; /* only set by create */
     const char *csrf_token;                /* 64 hex digits */
     int64_t user_id;                       /* 0 for an anonymous session */
+    struct account_auth auth;
     int64_t created_at, last_seen_at, expires_at;
 };
 
@@ -169,10 +182,12 @@ struct accounts_session_policy {
 
 /*
  * Create a session for user_id (0: anonymous, to carry a CSRF token) and
- * return its token (only here; the database keeps its hash).
+ * return its token (only here; the database keeps its hash).  auth says how
+ * the user logged in; NULL means a password ("password", "low").
  */
-int accounts_session_create(struct db_conn *conn, struct arena *a, int64_t user_id, const char *ip,
-                            const char *user_agent, const struct accounts_session_policy *policy,
+int accounts_session_create(struct db_conn *conn, struct arena *a, int64_t user_id,
+                            const struct account_auth *auth, const char *ip, const char *user_agent,
+                            const struct accounts_session_policy *policy,
                             struct account_session *out, struct kr_error *err) KR_MUST_CHECK;
 
 /*

@@ -174,8 +174,24 @@ static bool valid_token(const char *token)
     return true;
 }
 
-int accounts_session_create(struct db_conn *conn, struct arena *a, int64_t user_id, const char *ip,
-                            const char *user_agent, const struct accounts_session_policy *policy,
+static bool one_of(const char *s, const char *const *list)
+{
+    for (; s && *list; list++)
+        if (strcmp(s, *list) == 0)
+            return true;
+    return false;
+}
+
+static bool auth_valid(const struct account_auth *auth)
+{
+    static const char *const methods[] = {"none", "password", "password+totp", "oidc", NULL};
+    static const char *const levels[] = {"none", "low", "substantial", "high", NULL};
+    return one_of(auth->method, methods) && one_of(auth->assurance, levels);
+}
+
+int accounts_session_create(struct db_conn *conn, struct arena *a, int64_t user_id,
+                            const struct account_auth *auth, const char *ip, const char *user_agent,
+                            const struct accounts_session_policy *policy,
                             struct account_session *out, struct kr_error *err)
 {
     char id_hash[65];
@@ -185,22 +201,32 @@ int accounts_session_create(struct db_conn *conn, struct arena *a, int64_t user_
     kr_random_hex(out->token, 32);
     kr_random_hex(csrf, 32);
     kr_sha256_hex(out->token, strlen(out->token), id_hash);
+    static const struct account_auth anonymous = {"none", "none"};
+    static const struct account_auth password = {"password", "low"};
+    if (!user_id)
+        auth = &anonymous;
+    else if (!auth)
+        auth = &password;
+    if (!auth_valid(auth))
+        return kr_error_set(err, KR_ERR_INVALID, "invalid authentication method or level");
     int64_t now = kr_now();
     /* The user agent only helps people recognise their sessions: cut it. */
     char ua[256];
     (void)snprintf(ua, sizeof(ua), "%s", user_agent ? user_agent : "");
     int rc = db_exec(conn,
                      "INSERT INTO account_session (id_hash, csrf_token, user_id, created_at, "
-                     "last_seen_at, expires_at, ip, user_agent) "
-                     "VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+                     "last_seen_at, expires_at, ip, user_agent, auth_method, assurance) "
+                     "VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
                      DB_PARAMS(DB_TEXT(id_hash), DB_TEXT(csrf), user_id ? DB_INT(user_id) : DB_NULL,
                                DB_INT(now), DB_INT(now + policy->lifetime), DB_TEXT(ip),
-                               DB_TEXTN(ua, strnlen(ua, 255))),
+                               DB_TEXTN(ua, strnlen(ua, 255)), DB_TEXT(auth->method),
+                               DB_TEXT(auth->assurance)),
                      NULL, err);
     if (rc)
         return rc;
     out->csrf_token = csrf;
     out->user_id = user_id;
+    out->auth = *auth;
     out->created_at = now;
     out->last_seen_at = now;
     out->expires_at = now + policy->lifetime;
@@ -218,8 +244,8 @@ static int read_session(struct db_conn *conn, struct arena *a, const char *id_ha
 {
     struct db_stmt *st;
     int rc = db_query(conn,
-                      "SELECT csrf_token, user_id, created_at, last_seen_at, expires_at "
-                      "FROM account_session WHERE id_hash = $1",
+                      "SELECT csrf_token, user_id, created_at, last_seen_at, expires_at, "
+                      "auth_method, assurance FROM account_session WHERE id_hash = $1",
                       DB_PARAMS(DB_TEXT(id_hash)), &st, err);
     if (rc)
         return rc;
@@ -230,13 +256,17 @@ static int read_session(struct db_conn *conn, struct arena *a, const char *id_ha
         out->created_at = db_column_int64(st, 2);
         out->last_seen_at = db_column_int64(st, 3);
         out->expires_at = db_column_int64(st, 4);
+        out->auth.method = db_column_strdup(st, 5, a);
+        out->auth.assurance = db_column_strdup(st, 6, a);
     }
     db_finish(st);
     if (rc == DB_DONE)
         return kr_error_set(err, KR_ERR_NOT_FOUND, "no such session");
     if (rc < 0)
         return rc;
-    return out->csrf_token ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    return out->csrf_token && out->auth.method && out->auth.assurance
+               ? KR_OK
+               : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
 }
 
 int accounts_session_lookup(struct db_conn *conn, struct arena *a, const char *token,

@@ -49,6 +49,7 @@
 struct http_server;
 struct http_request;
 struct account_user;
+struct account_auth;
 
 typedef int (*http_handler)(struct http_request *req, struct kr_error *err);
 
@@ -155,6 +156,14 @@ int http_session_ensure(struct http_request *req, struct kr_error *err) KR_MUST_
  * destroyed and a new id and CSRF token are issued (no session fixation). */
 int http_session_login(struct http_request *req, int64_t user_id,
                        struct kr_error *err) KR_MUST_CHECK;
+
+/* The same with how the user proved who they are (NULL: a password). */
+int http_session_login_auth(struct http_request *req, int64_t user_id,
+                            const struct account_auth *auth, struct kr_error *err) KR_MUST_CHECK;
+
+/* How the logged-in user authenticated; method and assurance "none" when
+ * nobody is logged in. */
+const struct account_auth *http_session_auth(struct http_request *req);
 
 /* End the session and clear the cookie. */
 int http_session_logout(struct http_request *req, struct kr_error *err) KR_MUST_CHECK;

@@ -199,7 +199,8 @@ int http_require_user(struct http_request *req, unsigned roles, struct kr_error 
     return KR_OK;
 }
 
-static int start_session(struct http_request *req, int64_t user_id, struct kr_error *err)
+static int start_session(struct http_request *req, int64_t user_id, const struct account_auth *auth,
+                         struct kr_error *err)
 {
     struct db_conn *conn;
     int rc = http_db(req, &conn, err);
@@ -207,8 +208,8 @@ static int start_session(struct http_request *req, int64_t user_id, struct kr_er
         return rc;
     struct accounts_session_policy policy = session_policy(req);
     const char *ua = http_header(req, "User-Agent");
-    rc = accounts_session_create(conn, req->arena, user_id, req->client_ip, ua ? ua : "", &policy,
-                                 &req->session, err);
+    rc = accounts_session_create(conn, req->arena, user_id, auth, req->client_ip, ua ? ua : "",
+                                 &policy, &req->session, err);
     if (rc)
         return rc;
     req->has_session = true;
@@ -226,7 +227,7 @@ int http_session_ensure(struct http_request *req, struct kr_error *err)
         return KR_OK;
     if (req->session_failed)
         return kr_error_set(err, KR_ERR_BUSY, "sessions cannot be created right now");
-    return start_session(req, 0, err);
+    return start_session(req, 0, NULL, err);
 }
 
 static int destroy_current(struct http_request *req, struct kr_error *err)
@@ -241,10 +242,16 @@ static int destroy_current(struct http_request *req, struct kr_error *err)
 
 int http_session_login(struct http_request *req, int64_t user_id, struct kr_error *err)
 {
+    return http_session_login_auth(req, user_id, NULL, err);
+}
+
+int http_session_login_auth(struct http_request *req, int64_t user_id,
+                            const struct account_auth *auth, struct kr_error *err)
+{
     int rc = destroy_current(req, err);
     if (rc)
         return rc;
-    rc = start_session(req, user_id, err);
+    rc = start_session(req, user_id, auth, err);
     if (rc)
         return rc;
     struct db_conn *conn;
@@ -254,6 +261,12 @@ int http_session_login(struct http_request *req, int64_t user_id, struct kr_erro
     if (rc == KR_OK)
         req->user = &req->user_storage;
     return rc;
+}
+
+const struct account_auth *http_session_auth(struct http_request *req)
+{
+    static const struct account_auth none = {"none", "none"};
+    return http_user(req) ? &req->session.auth : &none;
 }
 
 int http_session_logout(struct http_request *req, struct kr_error *err)

@@ -291,7 +291,8 @@ static void test_sessions(void **state)
     struct account_user u;
 
     assert_int_equal(
-        accounts_session_create(f.conn, f.a, 0, "192.0.2.1", "Browser", &policy, &s, &err), KR_OK);
+        accounts_session_create(f.conn, f.a, 0, NULL, "192.0.2.1", "Browser", &policy, &s, &err),
+        KR_OK);
     assert_int_equal(strlen(s.token), 64);
     assert_int_equal(strlen(s.csrf_token), 64);
     assert_int_equal(accounts_session_lookup(f.conn, f.a, s.token, &policy, &found, &u, &err),
@@ -308,13 +309,32 @@ static void test_sessions(void **state)
     assert_int_equal(stored, 0);
 
     struct account_session logged;
-    assert_int_equal(
-        accounts_session_create(f.conn, f.a, id, "192.0.2.1", "Browser", &policy, &logged, &err),
-        KR_OK);
+    assert_int_equal(accounts_session_create(f.conn, f.a, id, NULL, "192.0.2.1", "Browser", &policy,
+                                             &logged, &err),
+                     KR_OK);
     assert_int_equal(accounts_session_lookup(f.conn, f.a, logged.token, &policy, &found, &u, &err),
                      KR_OK);
     assert_int_equal(u.id, id);
     assert_int_equal(u.roles, ACCOUNT_ROLE_ADMIN);
+    assert_string_equal(found.auth.method, "password");
+    assert_string_equal(found.auth.assurance, "low");
+
+    /* How the user logged in travels with the session; nonsense is refused. */
+    struct account_session eid;
+    static const struct account_auth oidc_high = {"oidc", "high"};
+    assert_int_equal(
+        accounts_session_create(f.conn, f.a, id, &oidc_high, "192.0.2.1", "", &policy, &eid, &err),
+        KR_OK);
+    assert_int_equal(accounts_session_lookup(f.conn, f.a, eid.token, &policy, &found, &u, &err),
+                     KR_OK);
+    assert_string_equal(found.auth.method, "oidc");
+    assert_string_equal(found.auth.assurance, "high");
+    assert_int_equal(accounts_session_destroy(f.conn, eid.token, &err), KR_OK);
+    static const struct account_auth bad_auth[] = {{"oidc", "medium"}, {"magic", "low"}};
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(accounts_session_create(f.conn, f.a, id, &bad_auth[i], "192.0.2.1", "",
+                                                 &policy, &eid, &err),
+                         KR_ERR_INVALID);
 
     static const char *bad_tokens[] = {
         "", "abc", "ZZZZ", NULL,
@@ -337,7 +357,8 @@ static void test_sessions(void **state)
     /* A lookup after a minute moves last_seen_at forward. */
     struct account_session fresh;
     assert_int_equal(
-        accounts_session_create(f.conn, f.a, id, "192.0.2.1", "", &policy, &fresh, &err), KR_OK);
+        accounts_session_create(f.conn, f.a, id, NULL, "192.0.2.1", "", &policy, &fresh, &err),
+        KR_OK);
     assert_int_equal(db_exec(f.conn,
                              "UPDATE account_session SET last_seen_at = last_seen_at - 120, "
                              "created_at = created_at - 120",
@@ -357,7 +378,8 @@ static void test_sessions(void **state)
     /* A disabled account ends its sessions. */
     struct account_session other;
     assert_int_equal(
-        accounts_session_create(f.conn, f.a, id, "192.0.2.1", "", &policy, &other, &err), KR_OK);
+        accounts_session_create(f.conn, f.a, id, NULL, "192.0.2.1", "", &policy, &other, &err),
+        KR_OK);
     assert_int_equal(db_exec(f.conn, "UPDATE account_user SET disabled = 1", NULL, 0, NULL, &err),
                      KR_OK);
     assert_int_equal(accounts_session_lookup(f.conn, f.a, other.token, &policy, &found, &u, &err),
@@ -369,8 +391,10 @@ static void test_sessions(void **state)
     assert_int_equal(accounts_session_lookup(f.conn, f.a, s.token, &policy, &found, &u, &err),
                      KR_ERR_NOT_FOUND);
     struct account_session keep, old;
-    assert_int_equal(accounts_session_create(f.conn, f.a, 0, "ip", "", &policy, &keep, &err), 0);
-    assert_int_equal(accounts_session_create(f.conn, f.a, 0, "ip", "", &policy, &old, &err), 0);
+    assert_int_equal(accounts_session_create(f.conn, f.a, 0, NULL, "ip", "", &policy, &keep, &err),
+                     0);
+    assert_int_equal(accounts_session_create(f.conn, f.a, 0, NULL, "ip", "", &policy, &old, &err),
+                     0);
     char id_hash[65];
     kr_sha256_hex(old.token, strlen(old.token), id_hash);
     assert_int_equal(db_exec(f.conn,
