@@ -351,7 +351,7 @@ static int user_add_tx(struct db_conn *conn, void *arg, struct kr_error *err)
                        "org_unit_id, disabled, created_at, updated_at) "
                        "VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7) RETURNING id",
                        DB_PARAMS(DB_TEXT(u->kind), DB_TEXT(ua->login), DB_TEXT(u->email),
-                                 DB_TEXT(u->display_name), DB_TEXT(ua->hash),
+                                 DB_TEXT(u->display_name), *ua->hash ? DB_TEXT(ua->hash) : DB_NULL,
                                  u->org_unit_id ? DB_INT(u->org_unit_id) : DB_NULL, DB_INT(now)),
                        &ua->id, err);
     if (rc == KR_ERR_CONFLICT)
@@ -381,24 +381,34 @@ int accounts_user_add(struct db_conn *conn, const char *actor, const struct acco
     int rc = accounts_normalise_login(u->login, login, err);
     if (rc)
         return rc;
-    if (!u->kind || strcmp(u->kind, "staff") != 0)
-        return kr_error_set(err, KR_ERR_INVALID, "only staff accounts can be created yet");
+    bool staff = u->kind && strcmp(u->kind, "staff") == 0;
+    if (!staff &&
+        !(u->kind && (strcmp(u->kind, "citizen") == 0 || strcmp(u->kind, "business") == 0)))
+        return kr_error_set(err, KR_ERR_INVALID,
+                            "the kind of account must be staff, citizen or "
+                            "business");
     if (!printable_text(u->display_name, 200))
         return kr_error_set(err, KR_ERR_INVALID, "the name must have 1 to 200 characters");
     if (u->email && (!printable_text(u->email, 254) || !strchr(u->email, '@')))
         return kr_error_set(err, KR_ERR_INVALID, "the e-mail address is not valid");
     if (u->roles >= (1u << ACCOUNT_ROLE_COUNT))
         return kr_error_set(err, KR_ERR_INVALID, "unknown role");
-    rc = accounts_password_check(login, u->password, err);
-    if (rc)
-        return rc;
-    /* Hash before the transaction: Argon2 takes a while and the write lock
-     * should not wait for it. */
-    char hash[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str(hash, u->password, strlen(u->password),
-                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-        return kr_error_set(err, KR_ERR_NOMEM, "not enough memory to hash the password");
+    if (!staff && (u->roles || u->org_unit_id))
+        return kr_error_set(err, KR_ERR_INVALID, "only staff accounts have roles and units");
+    /* Citizens who only log in through the state's service account
+     * (OpenID Connect) have no password. */
+    char hash[crypto_pwhash_STRBYTES] = "";
+    if (staff || u->password) {
+        rc = accounts_password_check(login, u->password, err);
+        if (rc)
+            return rc;
+        /* Hash before the transaction: Argon2 takes a while and the write
+         * lock should not wait for it. */
+        if (crypto_pwhash_str(hash, u->password, strlen(u->password),
+                              crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+            return kr_error_set(err, KR_ERR_NOMEM, "not enough memory to hash the password");
+    }
     struct user_add ua = {actor, u, login, hash, 0};
     rc = accounts_in_transaction(conn, user_add_tx, &ua, err);
     sodium_memzero(hash, sizeof(hash));

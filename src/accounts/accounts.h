@@ -94,13 +94,14 @@ int accounts_county_name(struct db_conn *conn, struct arena *a, const char *lang
 /* ---- Users ---------------------------------------------------------------- */
 
 struct account_new_user {
-    const char *kind;  /* only "staff" for now */
+    const char *kind;  /* "staff", "citizen" or "business" */
     const char *login; /* 3-64 of a-z 0-9 . _ - @, stored lower-case */
     const char *email; /* optional */
     const char *display_name;
-    const char *password; /* see accounts_password_check */
-    int64_t org_unit_id;  /* 0 for none */
-    unsigned roles;
+    const char *password; /* see accounts_password_check; NULL for a citizen
+                           * who only logs in through an identity provider */
+    int64_t org_unit_id;  /* staff only; 0 for none */
+    unsigned roles;       /* staff only */
 };
 
 /* Minimum password length for staff accounts. */

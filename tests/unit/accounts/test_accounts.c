@@ -190,7 +190,9 @@ static void test_users(void **state)
          .display_name = "X",
          .password = password,
          .email = "no-at-sign"},
-        {.kind = "citizen", .login = "neu", .display_name = "X", .password = password},
+        {.kind = "citizen", .login = "neu", .display_name = "X", .roles = ACCOUNT_ROLE_CLERK},
+        {.kind = "robot", .login = "neu", .display_name = "X", .password = password},
+        {.kind = "staff", .login = "neu", .display_name = "X"}, /* staff need a password */
         {.kind = "staff",
          .login = "neu",
          .display_name = "X",
@@ -202,8 +204,8 @@ static void test_users(void **state)
          .password = password,
          .roles = 1u << ACCOUNT_ROLE_COUNT},
     };
-    static const int want[] = {KR_ERR_CONFLICT, KR_ERR_INVALID,  KR_ERR_INVALID,
-                               KR_ERR_INVALID,  KR_ERR_INVALID,  KR_ERR_INVALID,
+    static const int want[] = {KR_ERR_CONFLICT, KR_ERR_INVALID,  KR_ERR_INVALID, KR_ERR_INVALID,
+                               KR_ERR_INVALID,  KR_ERR_INVALID,  KR_ERR_INVALID, KR_ERR_INVALID,
                                KR_ERR_INVALID,  KR_ERR_CONFLICT, KR_ERR_INVALID};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = accounts_user_add(f.conn, "test", &bad[i], NULL, &err);
@@ -212,9 +214,21 @@ static void test_users(void **state)
     }
     /* Nothing of the refused accounts was stored, half or whole. */
     assert_int_equal(count(&f, "SELECT COUNT(*) FROM account_user"), 1);
+    /* A citizen who only logs in through an identity provider has no
+     * password, so no password login can ever succeed for them. */
+    struct account_new_user eid = {.kind = "citizen", .login = "oidc-1", .display_name = "Erika"};
+    int64_t eid_id;
+    assert_int_equal(accounts_user_add(f.conn, "test", &eid, &eid_id, &err), KR_OK);
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM account_user WHERE password_hash IS NULL"), 1);
+    assert_int_equal(accounts_user_get(f.conn, f.a, eid_id, &u, &err), KR_OK);
+    assert_string_equal(u.kind, "citizen");
+    assert_int_equal(db_exec(f.conn, "DELETE FROM account_user WHERE id = $1",
+                             DB_PARAMS(DB_INT(eid_id)), NULL, &err),
+                     KR_OK);
     assert_int_equal(count(&f, "SELECT COUNT(*) FROM account_role"), 2);
+    /* the first staff account and the citizen */
     assert_int_equal(count(&f, "SELECT COUNT(*) FROM audit_entry WHERE action = 'account.create'"),
-                     1);
+                     2);
     int64_t n;
     assert_int_equal(accounts_user_count(f.conn, &n, &err), KR_OK);
     assert_int_equal(n, 1);
