@@ -68,7 +68,7 @@ int accounts_audit(struct db_conn *conn, const char *actor, const char *action, 
     return rc;
 }
 
-static bool printable_text(const char *s, size_t max)
+bool accounts_printable_text(const char *s, size_t max)
 {
     size_t len = s ? strlen(s) : 0;
     if (len == 0 || len > max || !text_utf8_valid(s, len))
@@ -160,7 +160,7 @@ int accounts_org_unit_add(struct db_conn *conn, const char *actor, int64_t paren
     if (!valid_code(code))
         return kr_error_set(err, KR_ERR_INVALID,
                             "the code must have 1 to 16 letters, digits, '.' or '-'");
-    if (!printable_text(name, 200) || !printable_text(name_en, 200))
+    if (!accounts_printable_text(name, 200) || !accounts_printable_text(name_en, 200))
         return kr_error_set(err, KR_ERR_INVALID, "the names must have 1 to 200 characters");
     if (rank == 0) {
         int64_t counties;
@@ -387,9 +387,9 @@ int accounts_user_add(struct db_conn *conn, const char *actor, const struct acco
         return kr_error_set(err, KR_ERR_INVALID,
                             "the kind of account must be staff, citizen or "
                             "business");
-    if (!printable_text(u->display_name, 200))
+    if (!accounts_printable_text(u->display_name, 200))
         return kr_error_set(err, KR_ERR_INVALID, "the name must have 1 to 200 characters");
-    if (u->email && (!printable_text(u->email, 254) || !strchr(u->email, '@')))
+    if (u->email && (!accounts_printable_text(u->email, 254) || !strchr(u->email, '@')))
         return kr_error_set(err, KR_ERR_INVALID, "the e-mail address is not valid");
     if (u->roles >= (1u << ACCOUNT_ROLE_COUNT))
         return kr_error_set(err, KR_ERR_INVALID, "unknown role");

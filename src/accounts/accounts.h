@@ -172,6 +172,7 @@ struct account_session {
     char token[ACCOUNT_SESSION_TOKEN_LEN]; /* only set by create */
     const char *csrf_token;                /* 64 hex digits */
     int64_t user_id;                       /* 0 for an anonymous session */
+    int64_t pending_user_id;               /* waiting for this user's 2nd factor */
     struct account_auth auth;
     int64_t created_at, last_seen_at, expires_at;
 };
@@ -207,9 +208,168 @@ int accounts_session_lookup(struct db_conn *conn, struct arena *a, const char *t
 int accounts_session_destroy(struct db_conn *conn, const char *token,
                              struct kr_error *err) KR_MUST_CHECK;
 
-/* Delete expired sessions and login attempts older than keep_attempts
- * seconds; *removed gets the number of sessions deleted (may be NULL). */
+/* Unconfirmed registrations and dead tokens are kept this long (seconds). */
+#define ACCOUNT_UNCONFIRMED_KEEP (7 * 86400)
+
+/* Delete expired sessions, login attempts older than keep_attempts
+ * seconds, dead tokens and registrations never confirmed; *removed gets
+ * the number of sessions deleted (may be NULL). */
 int accounts_purge(struct db_conn *conn, const struct accounts_session_policy *policy,
                    unsigned keep_attempts, int64_t *removed, struct kr_error *err) KR_MUST_CHECK;
+
+/* ---- Citizen and business accounts (Servicekonto) ------------------------- */
+
+/* Lower-case, trimmed e-mail address into out (255 bytes); KR_ERR_INVALID
+ * unless it looks like local@domain.tld (no spaces or control characters,
+ * at most 254 bytes). */
+int accounts_normalise_email(const char *email, char out[255], struct kr_error *err) KR_MUST_CHECK;
+
+struct account_registration {
+    const char *email;
+    const char *display_name;
+    const char *password;
+    const char *company; /* NULL or "" for a private person; else a business */
+};
+
+/* Token sent by e-mail: 64 hex digits plus NUL; only its hash is stored. */
+#define ACCOUNT_TOKEN_LEN 65
+
+/*
+ * Register an account; it can log in once the e-mail address is confirmed
+ * (accounts_confirm).  Joins the caller's transaction, so that the caller
+ * can queue the confirmation mail in the same one.  When the address
+ * already belongs to an account nothing is created: *existing_id is set
+ * (else 0) and the caller sends a "you already have an account" mail
+ * instead, so that the page never tells who is registered.  On creation
+ * *id and token (valid for 48 hours) are set.  KR_ERR_INVALID names the
+ * field.  Audited ("account.register").
+ */
+int accounts_register(struct db_conn *conn, const struct account_registration *r, int64_t *id,
+                      int64_t *existing_id, char token[ACCOUNT_TOKEN_LEN],
+                      struct kr_error *err) KR_MUST_CHECK;
+
+/* Confirm the address of a registration (single use).  KR_ERR_NOT_FOUND
+ * for an unknown, used or expired token.  *id is the account. */
+int accounts_confirm(struct db_conn *conn, const char *token, int64_t *id,
+                     struct kr_error *err) KR_MUST_CHECK;
+
+/*
+ * Start a password reset for email: when a confirmed citizen or business
+ * account has it, *id and token (valid 1 hour) are set and earlier reset
+ * tokens die; otherwise *id is 0 and KR_OK is returned all the same.
+ */
+int accounts_reset_request(struct db_conn *conn, const char *email, int64_t *id,
+                           char token[ACCOUNT_TOKEN_LEN], struct kr_error *err) KR_MUST_CHECK;
+
+/* Set a new password with a reset token (single use); every session of the
+ * account ends.  KR_ERR_NOT_FOUND for a bad token, KR_ERR_INVALID for a
+ * weak password (token not used up then). */
+int accounts_reset_password(struct db_conn *conn, const char *token, const char *password,
+                            int64_t *id, struct kr_error *err) KR_MUST_CHECK;
+
+/* Ask to change the address of account id to new_email: token (24 hours)
+ * goes to the new address.  The current password is required. */
+int accounts_email_change_request(struct db_conn *conn, int64_t id, const char *password,
+                                  const char *new_email, char token[ACCOUNT_TOKEN_LEN],
+                                  struct kr_error *err) KR_MUST_CHECK;
+
+/* Confirm a change of address.  KR_ERR_NOT_FOUND for a bad token,
+ * KR_ERR_CONFLICT when the address was taken meanwhile.  *old_email (in a)
+ * is the previous address, for a notice. */
+int accounts_email_change_confirm(struct db_conn *conn, struct arena *a, const char *token,
+                                  int64_t *id, char **old_email,
+                                  struct kr_error *err) KR_MUST_CHECK;
+
+/* Change the password of account id (the current one is required). */
+int accounts_password_change(struct db_conn *conn, int64_t id, const char *current,
+                             const char *password, struct kr_error *err) KR_MUST_CHECK;
+
+/* The company of a business account (NULL in a when the account acts for
+ * none) and whether the account is its owner. */
+struct account_business {
+    int64_t id;
+    const char *name;
+    bool owner;
+};
+int accounts_business_of(struct db_conn *conn, struct arena *a, int64_t user_id,
+                         struct account_business *out, struct kr_error *err) KR_MUST_CHECK;
+
+/* Settings of account id that the pages show. */
+struct account_settings {
+    bool totp_enabled;
+    bool has_password;
+    int64_t email_verified_at; /* 0 when not confirmed */
+    unsigned recovery_codes_left;
+};
+int accounts_settings(struct db_conn *conn, int64_t id, struct account_settings *out,
+                      struct kr_error *err) KR_MUST_CHECK;
+
+/* ---- Second factor (TOTP, RFC 6238: SHA-1, 6 digits, 30 s) ---------------- */
+
+#define ACCOUNT_TOTP_SECRET_LEN 33 /* 32 base32 characters (160 bits) + NUL */
+#define ACCOUNT_RECOVERY_CODES 10
+#define ACCOUNT_RECOVERY_CODE_LEN 12 /* "xxxxx-xxxxx" + NUL */
+
+/* The code for secret (base32) at Unix time t; -1 when secret is invalid.
+ * Exposed for tests (RFC 6238 appendix B vectors). */
+long accounts_totp_code(const char *secret_base32, int64_t t);
+
+/* Begin setting up TOTP for id: a new secret (kept pending until enabled)
+ * and the otpauth:// URI for authenticator apps (in a). */
+int accounts_totp_begin(struct db_conn *conn, struct arena *a, int64_t id, const char *issuer,
+                        char secret[ACCOUNT_TOTP_SECRET_LEN], char **uri,
+                        struct kr_error *err) KR_MUST_CHECK;
+
+/* Enable the pending secret when code matches it; returns fresh recovery
+ * codes (shown once; only hashes are kept).  KR_ERR_INVALID on a wrong
+ * code, KR_ERR_NOT_FOUND without a pending secret. */
+int accounts_totp_enable(struct db_conn *conn, int64_t id, const char *code,
+                         char codes[ACCOUNT_RECOVERY_CODES][ACCOUNT_RECOVERY_CODE_LEN],
+                         struct kr_error *err) KR_MUST_CHECK;
+
+/* Check a TOTP code (one step of clock drift either way; a code is
+ * accepted once) or a recovery code (used up).  Rate limited like logins
+ * per account (KR_ERR_RATE_LIMITED); KR_ERR_UNAUTHENTICATED when wrong. */
+int accounts_totp_verify(struct db_conn *conn, int64_t id, const char *code, const char *ip,
+                         const struct accounts_login_policy *policy,
+                         struct kr_error *err) KR_MUST_CHECK;
+
+/* Switch the second factor off (password required). */
+int accounts_totp_disable(struct db_conn *conn, int64_t id, const char *password,
+                          struct kr_error *err) KR_MUST_CHECK;
+
+/* ---- Own sessions ---------------------------------------------------------- */
+
+struct account_session_info {
+    const char *handle; /* 16 hex digits naming the session in pages */
+    int64_t created_at, last_seen_at;
+    const char *ip, *user_agent, *auth_method;
+    bool current;
+};
+
+/* The sessions of user id (newest first); current_token marks the own. */
+int accounts_sessions_list(struct db_conn *conn, struct arena *a, int64_t id,
+                           const char *current_token, struct account_session_info **out,
+                           size_t *count, struct kr_error *err) KR_MUST_CHECK;
+
+/* End the session handle of user id (KR_ERR_NOT_FOUND when it is not
+ * theirs), or with handle NULL every session but current_token's. */
+int accounts_sessions_revoke(struct db_conn *conn, int64_t id, const char *handle,
+                             const char *current_token, struct kr_error *err) KR_MUST_CHECK;
+
+/* ---- Second step of a login ---------------------------------------------- */
+
+/* Mark the session of token as waiting for user id's second factor (0
+ * clears it); accounts_session_lookup reports it in pending_user_id. */
+int accounts_session_set_pending(struct db_conn *conn, const char *token, int64_t user_id,
+                                 struct kr_error *err) KR_MUST_CHECK;
+
+/* ---- Deletion --------------------------------------------------------------- */
+
+/* Delete citizen or business account id (password required unless the
+ * account has none): sessions, tokens, memberships and the account go;
+ * audit entries stay (they are the county's record).  Audited. */
+int accounts_delete(struct db_conn *conn, int64_t id, const char *password,
+                    struct kr_error *err) KR_MUST_CHECK;
 
 #endif

@@ -45,30 +45,44 @@ static int count_failures(struct db_conn *conn, const char *column, const char *
     return db_query_int64(conn, sql, DB_PARAMS(DB_TEXT(value), DB_INT(since)), count, err);
 }
 
-static int check_rate(struct db_conn *conn, const char *login, const char *ip,
-                      const struct accounts_login_policy *policy, struct kr_error *err)
+/* "purpose:value", or value itself for logins. */
+static void rate_key(char *out, size_t size, const char *purpose, const char *value)
 {
+    if (purpose)
+        (void)snprintf(out, size, "%s:%s", purpose, value);
+    else
+        (void)snprintf(out, size, "%s", value);
+}
+
+int accounts_rate_check(struct db_conn *conn, const char *purpose, const char *key, const char *ip,
+                        const struct accounts_login_policy *policy, struct kr_error *err)
+{
+    char k[300], a[80];
+    rate_key(k, sizeof(k), purpose, key);
+    rate_key(a, sizeof(a), purpose, ip);
     int64_t since = kr_now() - policy->window;
-    int64_t by_login, by_ip;
-    int rc = count_failures(conn, "login", login, since, &by_login, err);
+    int64_t by_key, by_ip;
+    int rc = count_failures(conn, "login", k, since, &by_key, err);
     if (rc == KR_OK)
-        rc = count_failures(conn, "ip", ip, since, &by_ip, err);
+        rc = count_failures(conn, "ip", a, since, &by_ip, err);
     if (rc)
         return rc;
-    if (by_login >= policy->max_failures || by_ip >= 4 * (int64_t)policy->max_failures)
+    if (by_key >= policy->max_failures || by_ip >= 4 * (int64_t)policy->max_failures)
         return kr_error_set(err, KR_ERR_RATE_LIMITED,
-                            "too many failed logins; please wait and try again later");
+                            "too many attempts; please wait and try again later");
     return KR_OK;
 }
 
-static int record_attempt(struct db_conn *conn, const char *login, const char *ip, bool success,
-                          struct kr_error *err)
+int accounts_rate_record(struct db_conn *conn, const char *purpose, const char *key, const char *ip,
+                         bool success, struct kr_error *err)
 {
+    char k[300], a[80];
+    rate_key(k, sizeof(k), purpose, key);
+    rate_key(a, sizeof(a), purpose, ip);
     return db_exec(conn,
                    "INSERT INTO account_login_attempt (login, ip, success, created_at) "
                    "VALUES ($1, $2, $3, $4)",
-                   DB_PARAMS(DB_TEXT(login), DB_TEXT(ip), DB_INT(success), DB_INT(kr_now())), NULL,
-                   err);
+                   DB_PARAMS(DB_TEXT(k), DB_TEXT(a), DB_INT(success), DB_INT(kr_now())), NULL, err);
 }
 
 struct credentials {
@@ -85,7 +99,10 @@ static int find_credentials(struct db_conn *conn, const char *login, struct cred
     c->hash[0] = '\0';
     int rc = db_query(conn,
                       "SELECT id, password_hash FROM account_user "
-                      "WHERE login = $1 AND disabled = 0 AND password_hash IS NOT NULL",
+                      "WHERE (login = $1 OR (email = $1 AND kind <> 'staff')) AND disabled = 0 "
+                      "AND password_hash IS NOT NULL "
+                      "AND (kind = 'staff' OR email_verified_at IS NOT NULL) "
+                      "ORDER BY CASE WHEN login = $1 THEN 0 ELSE 1 END LIMIT 1",
                       DB_PARAMS(DB_TEXT(login)), &st, err);
     if (rc)
         return rc;
@@ -132,12 +149,14 @@ int accounts_login(struct db_conn *conn, struct arena *a, const char *login, con
                    const char *ip, const struct accounts_login_policy *policy,
                    struct account_user *out, struct kr_error *err)
 {
-    char norm[65];
+    char norm[255];
     struct kr_error ignored;
-    /* A malformed login is counted like an unknown one. */
-    if (accounts_normalise_login(login, norm, &ignored) != KR_OK)
+    /* Staff log in with their login name, citizens with their e-mail
+     * address; a malformed one is counted like an unknown one. */
+    if (accounts_normalise_login(login, norm, &ignored) != KR_OK &&
+        accounts_normalise_email(login, norm, &ignored) != KR_OK)
         (void)snprintf(norm, sizeof(norm), "%s", "(invalid)");
-    int rc = check_rate(conn, norm, ip, policy, err);
+    int rc = accounts_rate_check(conn, NULL, norm, ip, policy, err);
     if (rc)
         return rc;
     struct credentials c;
@@ -149,7 +168,7 @@ int accounts_login(struct db_conn *conn, struct arena *a, const char *login, con
     const char *against = c.id ? c.hash : dummy_hash;
     bool ok = plen > 0 && plen <= ACCOUNT_PASSWORD_MAX && against[0] &&
               crypto_pwhash_str_verify(against, password, plen) == 0 && c.id;
-    rc = record_attempt(conn, norm, ip, ok, err);
+    rc = accounts_rate_record(conn, NULL, norm, ip, ok, err);
     if (rc)
         return rc;
     if (!ok)
@@ -243,10 +262,11 @@ static int read_session(struct db_conn *conn, struct arena *a, const char *id_ha
                         struct account_session *out, struct kr_error *err)
 {
     struct db_stmt *st;
-    int rc = db_query(conn,
-                      "SELECT csrf_token, user_id, created_at, last_seen_at, expires_at, "
-                      "auth_method, assurance FROM account_session WHERE id_hash = $1",
-                      DB_PARAMS(DB_TEXT(id_hash)), &st, err);
+    int rc =
+        db_query(conn,
+                 "SELECT csrf_token, user_id, created_at, last_seen_at, expires_at, "
+                 "auth_method, assurance, pending_user_id FROM account_session WHERE id_hash = $1",
+                 DB_PARAMS(DB_TEXT(id_hash)), &st, err);
     if (rc)
         return rc;
     rc = db_step(st, err);
@@ -258,6 +278,7 @@ static int read_session(struct db_conn *conn, struct arena *a, const char *id_ha
         out->expires_at = db_column_int64(st, 4);
         out->auth.method = db_column_strdup(st, 5, a);
         out->auth.assurance = db_column_strdup(st, 6, a);
+        out->pending_user_id = db_column_int64(st, 7);
     }
     db_finish(st);
     if (rc == DB_DONE)
@@ -324,6 +345,103 @@ int accounts_purge(struct db_conn *conn, const struct accounts_session_policy *p
                 DB_PARAMS(DB_INT(now), DB_INT(now - policy->idle_timeout)), removed, err);
     if (rc)
         return rc;
-    return db_exec(conn, "DELETE FROM account_login_attempt WHERE created_at < $1",
-                   DB_PARAMS(DB_INT(now - keep_attempts)), NULL, err);
+    rc = db_exec(conn, "DELETE FROM account_login_attempt WHERE created_at < $1",
+                 DB_PARAMS(DB_INT(now - keep_attempts)), NULL, err);
+    /* Tokens a week past their expiry; registrations never confirmed
+     * within a week (the address was not theirs, or they gave up). */
+    if (rc == KR_OK)
+        rc = db_exec(conn, "DELETE FROM account_token WHERE expires_at < $1",
+                     DB_PARAMS(DB_INT(now - ACCOUNT_UNCONFIRMED_KEEP)), NULL, err);
+    if (rc == KR_OK)
+        rc = db_exec(conn,
+                     "DELETE FROM account_user WHERE kind <> 'staff' AND email_verified_at IS NULL "
+                     "AND password_hash IS NOT NULL AND created_at < $1",
+                     DB_PARAMS(DB_INT(now - ACCOUNT_UNCONFIRMED_KEEP)), NULL, err);
+    return rc;
+}
+
+/* ---- Second step, own sessions ---------------------------------------------------- */
+
+int accounts_session_set_pending(struct db_conn *conn, const char *token, int64_t user_id,
+                                 struct kr_error *err)
+{
+    if (!valid_token(token))
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "no such session");
+    char id_hash[65];
+    kr_sha256_hex(token, strlen(token), id_hash);
+    return db_exec(conn, "UPDATE account_session SET pending_user_id = $1 WHERE id_hash = $2",
+                   DB_PARAMS(user_id ? DB_INT(user_id) : DB_NULL, DB_TEXT(id_hash)), NULL, err);
+}
+
+/* The handle of a session: the first 16 hex digits of its id hash.  Not
+ * the id itself, which only the browser has. */
+#define HANDLE_LEN 16
+
+int accounts_sessions_list(struct db_conn *conn, struct arena *a, int64_t id,
+                           const char *current_token, struct account_session_info **out,
+                           size_t *count, struct kr_error *err)
+{
+    char current[65] = "";
+    if (valid_token(current_token))
+        kr_sha256_hex(current_token, strlen(current_token), current);
+    struct db_stmt *st;
+    int rc = db_query(conn,
+                      "SELECT id_hash, created_at, last_seen_at, ip, user_agent, auth_method "
+                      "FROM account_session WHERE user_id = $1 AND expires_at > $2 "
+                      "ORDER BY last_seen_at DESC, id_hash LIMIT 100",
+                      DB_PARAMS(DB_INT(id), DB_INT(kr_now())), &st, err);
+    if (rc)
+        return rc;
+    struct account_session_info *list = arena_alloc(a, 100 * sizeof(*list));
+    size_t n = 0;
+    while (list && (rc = db_step(st, err)) == DB_ROW) {
+        struct account_session_info *i = &list[n++];
+        const char *hash = db_column_text(st, 0);
+        i->handle = arena_strndup(a, hash, HANDLE_LEN);
+        i->current = strcmp(hash, current) == 0;
+        i->created_at = db_column_int64(st, 1);
+        i->last_seen_at = db_column_int64(st, 2);
+        i->ip = db_column_strdup(st, 3, a);
+        i->user_agent = db_column_strdup(st, 4, a);
+        i->auth_method = db_column_strdup(st, 5, a);
+        if (!i->handle || !i->ip || !i->user_agent || !i->auth_method)
+            list = NULL;
+    }
+    db_finish(st);
+    if (!list)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    if (rc < 0)
+        return rc;
+    *out = list;
+    *count = n;
+    return KR_OK;
+}
+
+int accounts_sessions_revoke(struct db_conn *conn, int64_t id, const char *handle,
+                             const char *current_token, struct kr_error *err)
+{
+    char current[65] = "";
+    if (valid_token(current_token))
+        kr_sha256_hex(current_token, strlen(current_token), current);
+    int64_t changed = 0;
+    int rc;
+    if (handle) {
+        size_t len = strlen(handle);
+        bool hex = len == HANDLE_LEN;
+        for (size_t i = 0; hex && i < len; i++)
+            hex = (handle[i] >= '0' && handle[i] <= '9') || (handle[i] >= 'a' && handle[i] <= 'f');
+        if (!hex)
+            return kr_error_set(err, KR_ERR_NOT_FOUND, "no such session");
+        rc = db_exec(
+            conn, "DELETE FROM account_session WHERE user_id = $1 AND substr(id_hash, 1, 16) = $2",
+            DB_PARAMS(DB_INT(id), DB_TEXT(handle)), &changed, err);
+        if (rc == KR_OK && changed == 0)
+            return kr_error_set(err, KR_ERR_NOT_FOUND, "no such session");
+    } else {
+        rc = db_exec(conn, "DELETE FROM account_session WHERE user_id = $1 AND id_hash <> $2",
+                     DB_PARAMS(DB_INT(id), DB_TEXT(current)), &changed, err);
+    }
+    if (rc)
+        return rc;
+    return accounts_audit_self(conn, id, "account.sessions_revoke", err);
 }
