@@ -22,6 +22,7 @@
 #include "core/version.h"
 #include "db/db.h"
 #include "http/server.h"
+#include "mail/mail.h"
 #include "portal/portal.h"
 #include "template/template.h"
 
@@ -42,6 +43,10 @@ static const char usage_text[] =
     "                   Roles: clerk, head_of_unit, cash_office, records_manager,\n"
     "                   procurement, admin\n"
     "  audit verify     check the audit log's hash chain (exit 1 when broken)\n"
+    "  mail send-test ADDRESS\n"
+    "                   queue a test message to ADDRESS and send it now through\n"
+    "                   smtp_url; prints the result (exit 1 when not sent)\n"
+    "  mail queue       the mail queue: queued, sent and failed counts, the oldest\n"
     "  version          print the version\n"
     "  help [config]    this text, or the configuration keys\n"
     "\n"
@@ -149,13 +154,17 @@ static int register_modules(struct http_server *server, struct kr_error *err)
 static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_error *err)
 {
     struct http_server *server;
+    struct mail_sender *mail = NULL;
     int rc = http_server_new(&server, &ctx->cfg, ctx->db, tpl, err);
     if (rc)
         return rc;
     rc = register_modules(server, err);
     if (rc == KR_OK)
+        rc = mail_sender_start(&ctx->cfg, ctx->db, &mail, err);
+    if (rc == KR_OK)
         rc = http_server_start(server, err);
     if (rc) {
+        mail_sender_stop(mail);
         http_server_free(server);
         return rc;
     }
@@ -172,6 +181,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     sigwait(&set, &sig);
     kr_log(KR_LOG_INFO, "server_stopping", "signal %d: finishing requests in flight", sig);
     http_server_stop(server);
+    mail_sender_stop(mail); /* after the requests that may queue mail */
     http_server_free(server);
     kr_log(KR_LOG_INFO, "server_stopped", "bye");
     return KR_OK;
@@ -486,6 +496,113 @@ static int cmd_audit(struct context *ctx, int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
+/* ---- mail send-test, mail queue ------------------------------------------------------ */
+
+static int mail_send_test(struct context *ctx, const char *address)
+{
+    struct kr_error err;
+    kr_error_clear(&err);
+    if (mail_address_check(address, &err) != KR_OK)
+        return usage_error("invalid address: %s", err.message);
+    int rc = setup(ctx, 1, true, &err);
+    if (rc)
+        return fail(&err);
+    if (!ctx->cfg.smtp_url[0]) {
+        fprintf(stderr, "kreisel: smtp_url is not set; nothing can be sent\n");
+        return EXIT_FAILURE;
+    }
+    if (mail_check_config(&ctx->cfg, &err) != KR_OK)
+        return fail(&err);
+    mail_set_config(&ctx->cfg);
+    struct mail_message m = {.to = address,
+                             .subject = "Kreisel: Testnachricht (test message)",
+                             .text = "Diese Nachricht prüft den Versand von E-Mails aus Kreisel "
+                                     "(`kreisel mail send-test`).\n\n"
+                                     "This message tests sending e-mail from Kreisel.\n"};
+    struct db_conn *conn = NULL;
+    int64_t id = 0;
+    const char *status = NULL;
+    char error[800] = "";
+    rc = db_acquire(ctx->db, &conn, &err);
+    if (rc == KR_OK)
+        rc = mail_enqueue(conn, &m, &id, &err);
+    if (rc == KR_OK)
+        rc = mail_send_one(conn, &ctx->cfg, id, &status, error, sizeof(error), &err);
+    db_release(conn);
+    mail_set_config(NULL);
+    if (rc)
+        return fail(&err);
+    if (strcmp(status, "sent") == 0) {
+        printf("Sent test message %lld to %s through %s.\n", (long long)id, address,
+               ctx->cfg.smtp_url);
+        return EXIT_SUCCESS;
+    }
+    printf("Test message %lld NOT sent (%s): %s\n", (long long)id,
+           strcmp(status, "queued") == 0 ? "queued, will be retried" : "failed", error);
+    return EXIT_FAILURE;
+}
+
+static void print_time(const char *label, int64_t t)
+{
+    char when[32];
+    kr_time_format_rfc3339(t, when, sizeof(when));
+    printf("%s%s", label, when);
+}
+
+static int mail_queue(struct context *ctx)
+{
+    struct kr_error err;
+    kr_error_clear(&err);
+    int rc = setup(ctx, 1, true, &err);
+    struct db_conn *conn = NULL;
+    struct mail_queue_stats st;
+    if (rc == KR_OK)
+        rc = db_acquire(ctx->db, &conn, &err);
+    if (rc == KR_OK)
+        rc = mail_queue_stats(conn, &st, &err);
+    db_release(conn);
+    if (rc)
+        return fail(&err);
+    printf("queued: %lld\nsent:   %lld\nfailed: %lld\n", (long long)st.queued, (long long)st.sent,
+           (long long)st.failed);
+    if (st.queued) {
+        printf("oldest queued: %lld", (long long)st.oldest_queued_id);
+        print_time(", since ", st.oldest_queued_at);
+        print_time("\nnext attempt:  ", st.next_attempt_at);
+        printf("\nlast error:    %s\n", st.oldest_error[0] ? st.oldest_error : "(none yet)");
+    }
+    if (!ctx->cfg.smtp_url[0])
+        printf("smtp_url is not set: mail is queued but not sent.\n");
+    return EXIT_SUCCESS;
+}
+
+static int cmd_mail(struct context *ctx, int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("%s", "mail needs a command: send-test ADDRESS, queue");
+    const char *sub = argv[1];
+    if (strcmp(sub, "send-test") == 0) {
+        /* no_flags leaves the operands; exactly one: the address. */
+        static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                             {NULL, 0, NULL, 0}};
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc - 1, argv + 1, "+", opts, NULL)) != -1) {
+            if (c != 'c')
+                return usage_error("invalid option for %s", "mail send-test");
+            ctx->config_path = optarg;
+        }
+        if (argc - 1 - optind != 1)
+            return usage_error("%s", "usage: kreisel mail send-test ADDRESS");
+        return mail_send_test(ctx, argv[1 + optind]);
+    }
+    if (strcmp(sub, "queue") == 0) {
+        int st = no_flags(ctx, argc - 1, argv + 1);
+        return st >= 0 ? st : mail_queue(ctx);
+    }
+    return usage_error("unknown mail command '%s'", sub);
+}
+
 /* ---- version, help ------------------------------------------------------------------------ */
 
 static int cmd_version(struct context *ctx, int argc, char **argv)
@@ -525,9 +642,9 @@ static const struct {
     const char *name;
     int (*fn)(struct context *ctx, int argc, char **argv);
 } commands[] = {
-    {"serve", cmd_serve}, {"migrate", cmd_migrate}, {"seed-demo", cmd_seed_demo},
-    {"user", cmd_user},   {"audit", cmd_audit},     {"version", cmd_version},
-    {"help", cmd_help},
+    {"serve", cmd_serve},     {"migrate", cmd_migrate}, {"seed-demo", cmd_seed_demo},
+    {"user", cmd_user},       {"audit", cmd_audit},     {"mail", cmd_mail},
+    {"version", cmd_version}, {"help", cmd_help},
 };
 
 int main(int argc, char **argv)

@@ -23,7 +23,9 @@ enum key_type {
     K_LOG_LEVEL,
     K_LISTEN,
     K_URL,
-    K_DATABASE
+    K_DATABASE,
+    K_SMTP_TLS,
+    K_SMTP_URL
 };
 
 struct key_def {
@@ -178,6 +180,100 @@ static const struct key_def keys[] = {
      0,
      OFF(metrics_allow_count)},
     {{"log_level", "info", "debug, info, warn or error."}, K_LOG_LEVEL, OFF(log_level), 0, 0, 0, 0},
+    /* Outgoing mail (docs/mail.md). */
+    {{"smtp_url", "",
+      "Mail relay: smtp://host[:port] (STARTTLS per smtp_tls) or smtps://host[:port]. "
+      "Empty: mail is queued but not sent."},
+     K_SMTP_URL,
+     OFF(smtp_url),
+     SZ(smtp_url),
+     0,
+     0,
+     0},
+    {{"smtp_user", "", "User name for SMTP AUTH; empty: no AUTH."},
+     K_STRING,
+     OFF(smtp_user),
+     SZ(smtp_user),
+     0,
+     0,
+     0},
+    {{"smtp_password", "", "Password for SMTP AUTH (better set as KREISEL_SMTP_PASSWORD)."},
+     K_STRING,
+     OFF(smtp_password),
+     SZ(smtp_password),
+     0,
+     0,
+     0},
+    {{"smtp_tls", "try",
+      "STARTTLS on smtp://: try (when offered), require (refuse to send without) or off."},
+     K_SMTP_TLS,
+     OFF(smtp_tls),
+     SZ(smtp_tls),
+     0,
+     0,
+     0},
+    {{"smtp_ca_file", "",
+      "PEM file of CA certificates to verify the relay with; empty: the system's."},
+     K_STRING,
+     OFF(smtp_ca_file),
+     SZ(smtp_ca_file),
+     0,
+     0,
+     0},
+    {{"smtp_timeout", "60s", "Connect and whole-conversation timeout of one SMTP delivery."},
+     K_DURATION,
+     OFF(smtp_timeout),
+     0,
+     1,
+     3600,
+     0},
+    {{"mail_from", "",
+      "Sender: \"Name <address>\" or address.  Empty: the county's name and "
+      "noreply@ the host of public_url (localhost.localdomain for an IP address)."},
+     K_STRING,
+     OFF(mail_from),
+     SZ(mail_from),
+     0,
+     0,
+     0},
+    {{"mail_max_bytes", "10m", "Largest message (encoded, with attachments) accepted."},
+     K_SIZE,
+     OFF(mail_max_bytes),
+     0,
+     16 * 1024,
+     (uint64_t)1 << 30,
+     0},
+    {{"mail_retry_first", "1m",
+      "Wait after the first temporary failure; doubles per attempt up to 1h."},
+     K_DURATION,
+     OFF(mail_retry_first),
+     0,
+     1,
+     3600,
+     0},
+    {{"mail_retry_max_age", "3d",
+      "Give a message up (status failed) when it could not be sent for this long."},
+     K_DURATION,
+     OFF(mail_retry_max_age),
+     0,
+     60,
+     30 * 86400,
+     0},
+    {{"mail_purge_after", "7d",
+      "Remove recipient, text and attachments of sent or failed mail after this long."},
+     K_DURATION,
+     OFF(mail_purge_after),
+     0,
+     0,
+     365 * 86400,
+     0},
+    {{"mail_poll_interval", "10s", "How often the sender looks for due mail."},
+     K_DURATION,
+     OFF(mail_poll_interval),
+     0,
+     1,
+     3600,
+     0},
 };
 
 const struct kr_config_key_info *kr_config_keys(size_t *count)
@@ -462,6 +558,19 @@ static int set_value(struct kr_config *cfg, const struct key_def *k, const char 
     case K_STRING:
     case K_PATH:
     case K_DATABASE: return set_string(cfg, k, value, err);
+    case K_SMTP_TLS:
+        if (strcmp(value, "try") != 0 && strcmp(value, "require") != 0 && strcmp(value, "off") != 0)
+            return kr_error_set(err, KR_ERR_CONFIG, "expected try, require or off, got '%.20s'",
+                                value);
+        return set_string(cfg, k, value, err);
+    case K_SMTP_URL:
+        if (*value && strncmp(value, "smtp://", 7) != 0 && strncmp(value, "smtps://", 8) != 0)
+            return kr_error_set(err, KR_ERR_CONFIG,
+                                "expected smtp://host[:port] or smtps://host[:port], got '%.40s'",
+                                value);
+        if (strpbrk(value, " \r\n\t"))
+            return kr_error_set(err, KR_ERR_CONFIG, "must not contain spaces");
+        return set_string(cfg, k, value, err);
     case K_UINT:
     case K_SIZE:
     case K_DURATION: return set_number(cfg, k, value, err);

@@ -61,6 +61,19 @@ struct kr_config {
     struct kr_net metrics_allow[KR_CONFIG_MAX_NETS];
     size_t metrics_allow_count;
     enum kr_log_level log_level;
+    /* Outgoing mail (src/mail/mail.h, docs/mail.md). */
+    char smtp_url[512]; /* smtp://host:port or smtps://...; "" = queue only */
+    char smtp_user[256];
+    char smtp_password[256];
+    char smtp_tls[8]; /* "try", "require" or "off" */
+    char smtp_ca_file[KR_CONFIG_PATH_MAX];
+    unsigned smtp_timeout; /* seconds */
+    char mail_from[256];   /* "Name <addr>" or addr; "" = derived */
+    size_t mail_max_bytes;
+    unsigned mail_retry_first;   /* seconds */
+    unsigned mail_retry_max_age; /* seconds */
+    unsigned mail_purge_after;   /* seconds */
+    unsigned mail_poll_interval; /* seconds */
 };
 
 /* One documented key, for `kreisel help config`, the example file and

@@ -215,8 +215,13 @@ static void test_fault_during_migration(void **state)
             break;
         }
         assert_int_equal(fired, 1);
+        /* Each migration is all or nothing: the database is at 0 or at one
+         * of the embedded versions (those before the one that failed). */
         int v = schema_version(f);
-        assert_true(v == 0 || v == latest_version());
+        bool known = v == 0;
+        for (size_t i = 0; i < db_migrations_count; i++)
+            known = known || v == db_migrations[i].version;
+        assert_true(known);
         if (v == 0) {
             /* 0001's tables did not stay behind either. */
             struct db_conn *conn;
