@@ -15,6 +15,7 @@
 
 #include "accounts/accounts.h"
 #include "accounts/accounts_http.h"
+#include "accounts/export.h"
 #include "audit/audit.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -23,6 +24,8 @@
 #include "db/db.h"
 #include "http/server.h"
 #include "mail/mail.h"
+#include "mailbox/mailbox.h"
+#include "mailbox/mailbox_http.h"
 #include "portal/portal.h"
 #include "template/template.h"
 
@@ -148,6 +151,12 @@ static int register_modules(struct http_server *server, struct kr_error *err)
     int rc = portal_http_routes(server, err);
     if (rc == KR_OK)
         rc = accounts_http_routes(server, err);
+    if (rc == KR_OK)
+        rc = mailbox_http_routes(server, err);
+    /* The sections of "download all data about me", one per module that
+     * stores personal data. */
+    if (rc == KR_OK && accounts_export_register("mailbox", mailbox_export) != KR_OK)
+        rc = kr_error_set(err, KR_ERR_INTERNAL, "too many export sections");
     return rc;
 }
 

@@ -234,6 +234,14 @@ struct account_registration {
 /* Token sent by e-mail: 64 hex digits plus NUL; only its hash is stored. */
 #define ACCOUNT_TOKEN_LEN 65
 
+/* Count one attempt of purpose ("register", "reset", "email") for key
+ * (an address) from ip, and refuse with KR_ERR_RATE_LIMITED when key or
+ * ip made too many within the policy's window (the same limits as failed
+ * logins, counted apart). */
+int accounts_throttle(struct db_conn *conn, const char *purpose, const char *key, const char *ip,
+                      const struct accounts_login_policy *policy,
+                      struct kr_error *err) KR_MUST_CHECK;
+
 /*
  * Register an account; it can log in once the e-mail address is confirmed
  * (accounts_confirm).  Joins the caller's transaction, so that the caller

@@ -11,13 +11,13 @@
 
 #define LOGIN_FIELD_MAX 256
 
-/* Where to go after login: a local path, never another site. */
-static const char *next_target(struct http_request *req, const char *next)
+/* After login: a local path, never another site. */
+const char *accounts_http_after_login(struct http_request *req, const char *next)
 {
-    (void)req;
-    if (next && http_local_path(next) && strlen(next) < 512)
+    if (next && *next && http_local_path(next) && strlen(next) < 512)
         return next;
-    return "/verwaltung";
+    const struct account_user *u = http_user(req);
+    return u && strcmp(u->kind, "staff") != 0 ? "/konto" : "/verwaltung";
 }
 
 static int render_login(struct http_request *req, unsigned status, const char *login,
@@ -30,7 +30,8 @@ static int render_login(struct http_request *req, unsigned status, const char *l
     const char *next = http_form(req, "next");
     if (!next)
         next = http_query(req, "next");
-    json_object_set_new(ctx, "next", json_string(next_target(req, next)));
+    if (next && *next && http_local_path(next) && strlen(next) < 512)
+        json_object_set_new(ctx, "next", json_string(next));
     if (login) {
         json_t *l = json_string(login);
         if (l)
@@ -73,10 +74,26 @@ static int login_submit(struct http_request *req, struct kr_error *err)
     }
     if (rc)
         return rc;
+    struct account_settings settings;
+    rc = accounts_settings(conn, user.id, &settings, err);
+    if (rc)
+        return rc;
+    const char *next = http_form(req, "next");
+    if (settings.totp_enabled) {
+        /* The password was right; the session waits for the code. */
+        rc = http_session_set_pending(req, user.id, err);
+        if (rc)
+            return rc;
+        bool keep = next && *next && http_local_path(next) && strlen(next) < 512;
+        char *enc = keep ? text_percent_encode(http_arena(req), next) : NULL;
+        char *to =
+            enc ? arena_printf(http_arena(req), "/anmelden/zweiter-faktor?next=%s", enc) : NULL;
+        return http_redirect(req, 303, to ? to : "/anmelden/zweiter-faktor");
+    }
     rc = http_session_login(req, user.id, err);
     if (rc)
         return rc;
-    return http_redirect(req, 303, next_target(req, http_form(req, "next")));
+    return http_redirect(req, 303, accounts_http_after_login(req, next));
 }
 
 static int logout(struct http_request *req, struct kr_error *err)
@@ -121,6 +138,8 @@ static int staff_home(struct http_request *req, struct kr_error *err)
     int rc = http_require_user(req, 0, err);
     if (rc)
         return rc;
+    if (strcmp(http_user(req)->kind, "staff") != 0)
+        return kr_error_set(err, KR_ERR_FORBIDDEN, "this area is for the county's staff");
     struct db_conn *conn;
     rc = http_db(req, &conn, err);
     if (rc)
@@ -157,5 +176,7 @@ int accounts_http_routes(struct http_server *s, struct kr_error *err)
         rc = http_route(s, HTTP_POST, "/abmelden", logout, 0, err);
     if (rc == KR_OK)
         rc = http_route(s, HTTP_GET, "/verwaltung", staff_home, 0, err);
+    if (rc == KR_OK)
+        rc = accounts_citizen_routes(s, err);
     return rc;
 }

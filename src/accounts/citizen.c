@@ -173,6 +173,15 @@ static int find_by_email(struct db_conn *conn, const char *email, bool verified_
     return rc;
 }
 
+int accounts_throttle(struct db_conn *conn, const char *purpose, const char *key, const char *ip,
+                      const struct accounts_login_policy *policy, struct kr_error *err)
+{
+    int rc = accounts_rate_check(conn, purpose, key, ip, policy, err);
+    if (rc == KR_OK)
+        rc = accounts_rate_record(conn, purpose, key, ip, false, err);
+    return rc;
+}
+
 /* ---- Registration --------------------------------------------------------------- */
 
 struct registration {

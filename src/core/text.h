@@ -73,6 +73,10 @@ char *text_cookie_get(struct arena *a, const char *header, const char *name);
 /* Case-insensitive ASCII comparison of NUL-terminated strings. */
 bool text_equal_nocase(const char *a, const char *b);
 
+/* s percent-encoded for a query value or path segment (RFC 3986: every
+ * byte but the unreserved A-Z a-z 0-9 - . _ ~ becomes %XX), in a. */
+char *text_percent_encode(struct arena *a, const char *s);
+
 /* Trim ASCII spaces and tabs from both ends of s[0..*len); returns the new
  * start and updates *len. */
 const char *text_trim(const char *s, size_t *len);

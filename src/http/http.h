@@ -130,6 +130,9 @@ const char *http_lang(struct http_request *req);
 /* The message key in the request's language (see tpl_message). */
 const char *http_message(struct http_request *req, const char *key);
 
+/* The county's name in the request's language ("Landkreis Musterland"). */
+const char *http_county_name(struct http_request *req);
+
 /*
  * Borrow the request's database connection (acquired on first use,
  * released after the response).  The connection belongs to the request:
@@ -165,6 +168,18 @@ int http_session_login_auth(struct http_request *req, int64_t user_id,
  * nobody is logged in. */
 const struct account_auth *http_session_auth(struct http_request *req);
 
+/* Between password and second factor: mark the request's session (made
+ * if needed) as waiting for user_id's code; 0 clears it. */
+int http_session_set_pending(struct http_request *req, int64_t user_id,
+                             struct kr_error *err) KR_MUST_CHECK;
+
+/* The user whose second factor the session waits for, or 0. */
+int64_t http_session_pending(struct http_request *req);
+
+/* The cookie token of the request's session (NULL without one), for
+ * functions that mark "this session" in lists. */
+const char *http_session_token(struct http_request *req);
+
 /* End the session and clear the cookie. */
 int http_session_logout(struct http_request *req, struct kr_error *err) KR_MUST_CHECK;
 
@@ -180,6 +195,11 @@ int http_render(struct http_request *req, unsigned status, const char *template_
                 json_t *ctx) KR_MUST_CHECK;
 
 /* JSON response (body stolen), application/json; charset=utf-8. */
+/* Render template (usually a .txt e-mail) like http_render, into *out in
+ * the request's arena instead of the response.  ctx is stolen. */
+int http_render_string(struct http_request *req, const char *template_name, json_t *ctx, char **out,
+                       struct kr_error *err) KR_MUST_CHECK;
+
 int http_json(struct http_request *req, unsigned status, json_t *body) KR_MUST_CHECK;
 
 /* Body copied, with the given content type. */

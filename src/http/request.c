@@ -118,6 +118,11 @@ const char *http_lang(struct http_request *req)
     return req->lang;
 }
 
+const char *http_county_name(struct http_request *req)
+{
+    return req->server->county_name[strcmp(http_lang(req), "en") == 0 ? 1 : 0];
+}
+
 const char *http_message(struct http_request *req, const char *key)
 {
     return tpl_message(req->server->tpl, http_lang(req), key);
@@ -261,6 +266,35 @@ int http_session_login_auth(struct http_request *req, int64_t user_id,
     if (rc == KR_OK)
         req->user = &req->user_storage;
     return rc;
+}
+
+int http_session_set_pending(struct http_request *req, int64_t user_id, struct kr_error *err)
+{
+    int rc = http_session_ensure(req, err);
+    struct db_conn *conn;
+    if (rc == KR_OK)
+        rc = http_db(req, &conn, err);
+    if (rc == KR_OK)
+        rc = accounts_session_set_pending(conn, http_session_token(req), user_id, err);
+    if (rc == KR_OK)
+        req->session.pending_user_id = user_id;
+    return rc;
+}
+
+int64_t http_session_pending(struct http_request *req)
+{
+    http_request_load_session(req);
+    return req->has_session && !req->user ? req->session.pending_user_id : 0;
+}
+
+const char *http_session_token(struct http_request *req)
+{
+    http_request_load_session(req);
+    if (!req->has_session)
+        return NULL;
+    if (req->session.token[0]) /* made by this request */
+        return req->session.token;
+    return cookie(req, http_session_cookie_name(req));
 }
 
 const struct account_auth *http_session_auth(struct http_request *req)

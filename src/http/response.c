@@ -189,6 +189,7 @@ static json_t *site_context(struct http_request *req)
         json_object_set_new(u, "display_name", json_string(req->user->display_name));
         json_object_set_new(u, "login", json_string(req->user->login));
         json_object_set_new(u, "is_admin", json_boolean(req->user->roles & ACCOUNT_ROLE_ADMIN));
+        json_object_set_new(u, "is_staff", json_boolean(strcmp(req->user->kind, "staff") == 0));
         json_object_set_new(site, "user", u);
     }
     return site;
@@ -199,23 +200,33 @@ static void release_json(void *p)
     json_decref(p);
 }
 
-int http_render(struct http_request *req, unsigned status, const char *template_name, json_t *ctx)
+/* Render template_name with ctx (stolen) and the site context into out. */
+static int render_into(struct http_request *req, const char *template_name, json_t *ctx,
+                       struct buf *out)
 {
     if (!ctx)
         ctx = json_object();
     if (!ctx || arena_defer(req->arena, release_json, ctx))
         return KR_ERR_NOMEM;
     json_object_set_new(ctx, "site", site_context(req));
-    struct buf out;
-    buf_init(&out, HTTP_RENDER_MAX);
+    buf_init(out, HTTP_RENDER_MAX);
     struct kr_error err;
-    int rc = tpl_render(req->server->tpl, template_name, http_lang(req), ctx, &out, &err);
+    int rc = tpl_render(req->server->tpl, template_name, http_lang(req), ctx, out, &err);
     if (rc) {
-        buf_release(&out);
+        buf_release(out);
         kr_error_prefix(&err, "template %s", template_name);
         kr_log_error("render_failed", &err);
         return rc == KR_ERR_NOMEM ? rc : KR_ERR_INTERNAL;
     }
+    return KR_OK;
+}
+
+int http_render(struct http_request *req, unsigned status, const char *template_name, json_t *ctx)
+{
+    struct buf out;
+    int rc = render_into(req, template_name, ctx, &out);
+    if (rc)
+        return rc;
     size_t len;
     char *html = buf_detach(&out, &len);
     if (!html)
@@ -223,6 +234,18 @@ int http_render(struct http_request *req, unsigned status, const char *template_
     if (!html)
         return KR_ERR_NOMEM;
     return set_body(req, status, "text/html; charset=utf-8", html, len, false);
+}
+
+int http_render_string(struct http_request *req, const char *template_name, json_t *ctx, char **out,
+                       struct kr_error *err)
+{
+    struct buf b;
+    int rc = render_into(req, template_name, ctx, &b);
+    if (rc)
+        return kr_error_set(err, rc, "the text %s cannot be rendered", template_name);
+    *out = arena_strdup(req->arena, buf_cstr(&b));
+    buf_release(&b);
+    return *out ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
 }
 
 /* ---- Errors ---------------------------------------------------------------- */

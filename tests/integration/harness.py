@@ -212,3 +212,45 @@ class Response:
 def csrf_token(html):
     m = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
     return m.group(1) if m else None
+
+
+class Client:
+    """A browser without JavaScript: keeps cookies, reads the CSRF token of
+    the last page with a form, and posts forms with it and an Origin."""
+
+    def __init__(self, server, lang="de"):
+        self.server = server
+        self.cookies = {}
+        self.csrf = None
+        self.lang = lang
+
+    def _keep(self, resp):
+        for name, (value, raw) in resp.cookies().items():
+            if "Max-Age=0" in raw:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        token = csrf_token(resp.text)
+        if token:
+            self.csrf = token
+        return resp
+
+    def get(self, path, headers=None):
+        h = {"Accept-Language": self.lang}
+        h.update(headers or {})
+        return self._keep(self.server.request("GET", path, headers=h, cookies=self.cookies))
+
+    def post(self, path, fields=None, csrf=True):
+        """POST a form; fetches a page first when no CSRF token is known."""
+        if csrf and self.csrf is None:
+            self.get("/anmelden")
+        body = dict(fields or {})
+        if csrf:
+            body.setdefault("csrf_token", self.csrf)
+        h = {"Origin": "http://127.0.0.1:%d" % self.server.port, "Accept-Language": self.lang}
+        return self._keep(self.server.request("POST", path, body=body, headers=h,
+                                              cookies=self.cookies))
+
+    def login(self, login, password):
+        self.get("/anmelden")
+        return self.post("/anmelden", {"login": login, "password": password})

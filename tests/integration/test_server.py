@@ -294,7 +294,7 @@ class SessionTest(ServerCase):
         self.assertRegex(anon["kreisel"], r"^[0-9a-f]{64}$")
         r, _ = self.login(password="wrong-password-123")
         self.assertEqual(r.status, 422)
-        self.assertIn("Kennung oder Passwort sind nicht korrekt", r.text)
+        self.assertIn("Anmeldedaten oder Passwort sind nicht korrekt", r.text)
         self.assertIn('value="admin"', r.text)  # login kept, password not
         r, anon = self.login()
         self.assertEqual(r.status, 303)
