@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 #include <microhttpd.h>
@@ -658,6 +659,11 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+    /* Dates on pages are the county's local time; logs and the database
+     * stay in UTC.  An operator's TZ wins. */
+    if (!getenv("TZ"))
+        setenv("TZ", "Europe/Berlin", 0);
+    tzset();
     struct context ctx = {0};
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'h'},

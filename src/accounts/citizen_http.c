@@ -16,6 +16,7 @@
 
 #include "accounts/accounts.h"
 #include "accounts/export.h"
+#include "core/util.h"
 #include "http/http.h"
 #include "mail/mail.h"
 
@@ -153,16 +154,17 @@ static int register_check(struct http_request *req, json_t *ctx, struct account_
     r->display_name = field(req, "display_name");
     r->password = field(req, "password");
     r->company = business ? field(req, "company") : NULL;
+    /* In the order of the form, so that the summary reads like it. */
+    if (business && (!r->company || !*r->company || strlen(r->company) > 200))
+        add_error(req, ctx, "company", "accounts.error.company");
+    if (!r->display_name || !*r->display_name || strlen(r->display_name) > 200)
+        add_error(req, ctx, "display_name", "accounts.error.name");
     if (accounts_normalise_email(r->email, email, &ignored)) {
         email[0] = '\0';
         add_error(req, ctx, "email", "accounts.error.email");
     } else {
         r->email = email;
     }
-    if (!r->display_name || !*r->display_name || strlen(r->display_name) > 200)
-        add_error(req, ctx, "display_name", "accounts.error.name");
-    if (business && (!r->company || !*r->company || strlen(r->company) > 200))
-        add_error(req, ctx, "company", "accounts.error.company");
     if (accounts_password_check(email, r->password, &ignored))
         add_error(req, ctx, "password", "accounts.error.password");
     else if (!password2 || strcmp(password2, r->password) != 0)
@@ -407,7 +409,9 @@ static json_t *account_context(struct http_request *req, struct db_conn *conn,
         json_object_set_new(ctx, "company",
                             json_pack("{s:s, s:b}", "name", b.name, "owner", b.owner));
     const struct account_auth *auth = http_session_auth(req);
-    json_object_set_new(ctx, "assurance", json_string(auth->assurance));
+    char key[48];
+    (void)snprintf(key, sizeof(key), "accounts.assurance.%s", auth->assurance);
+    json_object_set_new(ctx, "assurance", json_string(http_message(req, key)));
     return ctx;
 }
 
@@ -630,11 +634,14 @@ static int sessions_page(struct http_request *req, struct kr_error *err)
         return rc;
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++) {
-        char created[32], seen[32];
+        char created[32], seen[32], created_text[32], seen_text[32];
         kr_time_format_rfc3339(list[i].created_at, created, sizeof(created));
         kr_time_format_rfc3339(list[i].last_seen_at, seen, sizeof(seen));
-        json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "handle", list[i].handle,
-                                "created", created, "seen", seen, "ip", list[i].ip, "method",
+        kr_time_format_local(list[i].created_at, created_text, sizeof(created_text));
+        kr_time_format_local(list[i].last_seen_at, seen_text, sizeof(seen_text));
+        json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "handle",
+                                list[i].handle, "created", created, "seen", seen, "created_text",
+                                created_text, "seen_text", seen_text, "ip", list[i].ip, "method",
                                 list[i].auth_method, "current", list[i].current);
         json_t *ua = json_string(list[i].user_agent); /* NULL if not UTF-8 */
         json_object_set_new(row, "user_agent", ua ? ua : json_string("?"));

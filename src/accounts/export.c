@@ -30,6 +30,9 @@ struct export_sink {
 
 int accounts_export_register(const char *name, export_section_fn fn)
 {
+    for (size_t i = 0; i < section_count; i++)
+        if (sections[i].fn == fn)
+            return KR_OK; /* once is enough */
     if (section_count == SECTIONS_MAX)
         return KR_ERR_TOO_LARGE;
     sections[section_count].name = name;

@@ -36,7 +36,8 @@ int export_add_json(struct export_sink *sink, const char *path, json_t *value,
 typedef int (*export_section_fn)(struct db_conn *conn, struct arena *a, int64_t user_id,
                                  struct export_sink *sink, struct kr_error *err);
 
-/* Register a section; at most 16.  Not thread-safe: call at start only. */
+/* Register a section (again: no effect); at most 16.  Not thread-safe:
+ * call at start only. */
 int accounts_export_register(const char *name, export_section_fn fn) KR_MUST_CHECK;
 
 /* The ZIP for account user_id: *zip and *len in a.  Sections run in one

@@ -62,6 +62,14 @@ void kr_time_format_rfc3339(int64_t secs, char *out, size_t size)
                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+void kr_time_format_local(int64_t secs, char *out, size_t size)
+{
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || !strftime(out, size, "%d.%m.%Y, %H:%M", &tm))
+        (void)snprintf(out, size, "?");
+}
+
 void kr_time_format_http(int64_t secs, char *out, size_t size)
 {
     static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};

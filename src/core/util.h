@@ -35,6 +35,10 @@ void kr_time_format_rfc3339(int64_t secs, char *out, size_t size);
 
 /* Format Unix seconds as an HTTP date "Mon, 23 Nov 2026 08:15:00 GMT"
  * (30 bytes). */
+/* "23.11.2026, 14:05" in the process's time zone (TZ; Europe/Berlin
+ * unless the operator sets another), for dates that people read. */
+void kr_time_format_local(int64_t secs, char *out, size_t size);
+
 void kr_time_format_http(int64_t secs, char *out, size_t size);
 
 /* Fill buf with cryptographically secure random bytes. */

@@ -24,15 +24,12 @@ static json_t *time_json(int64_t t)
     return json_string(buf);
 }
 
-/* The date as people read it: 23.11.2026, 14:05 (UTC for now). */
 static json_t *time_text(int64_t t)
 {
-    char iso[32];
+    char out[32];
     if (!t)
         return json_null();
-    kr_time_format_rfc3339(t, iso, sizeof(iso));
-    char out[32];
-    (void)snprintf(out, sizeof(out), "%.2s.%.2s.%.4s, %.5s", iso + 8, iso + 5, iso, iso + 11);
+    kr_time_format_local(t, out, sizeof(out));
     return json_string(out);
 }
 
