@@ -33,10 +33,8 @@ void mail_encode_header_text(struct buf *out, const char *text);
 
 /*
  * The value of a Content-Disposition header for an attachment:
- *   attachment; filename="name"                                (ASCII)
- *   attachment; filename="ascii fallback";\r\n filename*=UTF-8''pct  (else)
- * The fallback replaces every non-ASCII character by '_'; the RFC 2231
- * parameter carries the real name, percent-encoded.
+ *   attachment; filename="name"                      (ASCII; \ and " escaped)
+ *   attachment;\r\n filename*=UTF-8''Bescheid_M%C3%BCller.pdf   (else, RFC 2231)
  */
 void mail_encode_disposition(struct buf *out, const char *filename);
 

@@ -60,7 +60,7 @@ static int load_attachments(struct db_conn *conn, struct arena *a, struct queued
                   "SELECT filename, content_type, data FROM mail_attachment WHERE mail_id = $1 "
                   "ORDER BY position",
                   DB_PARAMS(DB_INT(m->id)), &st, err);
-    while (rc == KR_OK && m->attachment_count < n && (rc = db_step(st, err)) == DB_ROW) {
+    while (rc >= 0 && m->attachment_count < n && (rc = db_step(st, err)) == DB_ROW) {
         struct mail_attachment *at = &m->attachments[m->attachment_count++];
         at->filename = db_column_strdup(st, 0, a);
         at->content_type = db_column_strdup(st, 1, a);
@@ -494,7 +494,7 @@ static int due_ids(struct db_conn *conn, unsigned max, int64_t *ids, size_t *n,
                       "SELECT id FROM mail_message WHERE status = 'queued' "
                       "AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
                       DB_PARAMS(DB_INT(kr_now()), DB_INT(max)), &st, err);
-    while (rc == KR_OK && *n < max && (rc = db_step(st, err)) == DB_ROW)
+    while (rc >= 0 && *n < max && (rc = db_step(st, err)) == DB_ROW)
         ids[(*n)++] = db_column_int64(st, 0);
     db_finish(st);
     return rc < 0 ? rc : KR_OK;

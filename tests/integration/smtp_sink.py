@@ -45,6 +45,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 
 try:
     from aiosmtpd.controller import Controller
@@ -56,6 +57,7 @@ except ImportError:  # a python3 other than Debian's: use Debian's package
     from aiosmtpd.smtp import AuthResult
 
 logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 
 
 def free_port():
@@ -140,7 +142,7 @@ class SmtpSink:
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         ok = (auth_data.login.decode() == self.auth[0]
               and auth_data.password.decode() == self.auth[1])
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # aiosmtpd sends the 235/535
 
     def start(self):
         """Start listening (again) on self.port."""
