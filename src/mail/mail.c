@@ -206,8 +206,9 @@ static int check_message(const struct kr_config *cfg, const struct mail_message 
 
 /* ---- Encoding ------------------------------------------------------------------- */
 
-/* Bytes of one encoded word's payload: "=?UTF-8?B?" + 60 + "?=" = 72 <= 75. */
-#define WORD_BYTES 45
+/* Bytes of one encoded word's payload: "=?UTF-8?B?" + 56 + "?=" = 68, so that even
+ * "Subject: " and the first word stay within 78 columns. */
+#define WORD_BYTES 42
 
 void mail_encode_header_text(struct buf *out, const char *text)
 {
