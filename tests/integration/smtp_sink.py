@@ -18,6 +18,7 @@ every delivered message, so that a test can read what Kreisel sent.
                                      as smtp_ca_file)
     SmtpSink(starttls=True, require_tls=True)   refuses mail without it
     SmtpSink(auth=("user", "secret"))           requires AUTH PLAIN/LOGIN
+    SmtpSink(implicit_tls=True)                 TLS from the start (smtps://)
 
     sink.reject["bad@example.org"] = "550 5.1.1 No such user"  # RCPT reply
     sink.reject["busy@example.org"] = "451 4.3.0 Try again later"
@@ -102,15 +103,17 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        tls = getattr(session, "ssl", None) is not None
+        tls = getattr(session, "ssl", None) is not None or self.sink.implicit_tls
         self.sink._deliver(Delivery(envelope.mail_from, envelope.rcpt_tos,
                                     envelope.original_content or envelope.content, tls))
         return "250 2.0.0 Message accepted"
 
 
 class SmtpSink:
-    def __init__(self, starttls=False, require_tls=False, auth=None, port=None):
+    def __init__(self, starttls=False, require_tls=False, auth=None, port=None,
+                 implicit_tls=False):
         self.starttls = starttls
+        self.implicit_tls = implicit_tls
         self.require_tls = require_tls
         self.auth = auth
         self.port = port or free_port()
@@ -122,7 +125,7 @@ class SmtpSink:
         self._dir = tempfile.mkdtemp(prefix="kreisel-smtp-")
         self.cert_file = None
         self._tls_context = None
-        if starttls:
+        if starttls or implicit_tls:
             self._make_certificate()
 
     # -- set-up ----------------------------------------------------------------
@@ -147,7 +150,9 @@ class SmtpSink:
     def start(self):
         """Start listening (again) on self.port."""
         kwargs = {}
-        if self._tls_context:
+        if self.implicit_tls:
+            kwargs.update(ssl_context=self._tls_context, server_hostname="localhost")
+        elif self._tls_context:
             kwargs.update(tls_context=self._tls_context, require_starttls=self.require_tls)
         if self.auth:
             kwargs.update(authenticator=self._authenticate, auth_required=True,
@@ -184,7 +189,8 @@ class SmtpSink:
     # -- for Kreisel -------------------------------------------------------------
     @property
     def url(self):
-        return f"smtp://{self.host}:{self.port}"
+        scheme = "smtps" if self.implicit_tls else "smtp"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def env(self, **extra):
         """KREISEL_* variables that point Kreisel at this sink (for

@@ -105,6 +105,13 @@ class MailCliTest(unittest.TestCase):
             self.assertTrue(msg.tls)
             self.assertIn("Testnachricht", msg.message["Subject"])
 
+    def test_smtps(self):
+        with SmtpSink(implicit_tls=True) as sink:
+            r = self.send(sink, ADDRESS)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            [msg] = sink.wait_for(1)
+            self.assertEqual(msg.to, [ADDRESS])
+
     def test_tls_required_but_not_offered_is_temporary(self):
         with SmtpSink() as sink:
             r = self.send(sink, ADDRESS, env={"KREISEL_SMTP_TLS": "require"})
