@@ -81,6 +81,7 @@ class MailCliTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             [msg] = sink.wait_for(1)
         self.assertFalse(msg.tls)
+        self.assertFalse(msg.authenticated)
         self.assertEqual(msg.to, [ADDRESS])
         self.assertEqual(msg.mail_from, "noreply@localhost.localdomain")
         m = msg.message
@@ -193,9 +194,11 @@ class MailCliTest(unittest.TestCase):
         with SmtpSink(auth=("kreisel", "geheim")) as sink:
             r = self.send(sink, ADDRESS)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-            sink.wait_for(1)
+            [msg] = sink.wait_for(1)
+            self.assertTrue(msg.authenticated)
             r = self.send(sink, ADDRESS, env={"KREISEL_SMTP_PASSWORD": "falsch"})
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("535", r.stdout)
             self.assertEqual(row(self.db, mail_id(r.stdout))[0], "queued")
             self.assertEqual(len(sink.messages), 1)
 
