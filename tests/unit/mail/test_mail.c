@@ -147,8 +147,12 @@ static void test_header_encoding(void **state)
         {"Bescheid über Ihre Gebühr", true},
         {"=?UTF-8?B?SGk=?= looks encoded", true},
         {"€", true},
-        {"ÄÖÜäöüß€ ÄÖÜäöüß€ ÄÖÜäöüß€ ÄÖÜäöüß€ ÄÖÜäöüß€ ÄÖÜäöüß€ ÄÖÜäöüß€ ÄÖÜäöüß€", true},
-        {"a😀b😀c😀d😀e😀f😀g😀h😀i😀j😀k😀l😀m😀n😀o😀p😀q😀r😀s😀", true},
+        {"ÄÖÜäöüß€ ÄÖÜäöüß€ ÄÖÜäöüß€ ÄÖÜäöüß€ "
+         "ÄÖÜäöüß€ ÄÖÜäöüß€ ÄÖÜäöüß€ ÄÖÜäöüß€",
+         true},
+        {"a😀b😀c😀d😀e😀f😀g😀h😀i😀j😀"
+         "k😀l😀m😀n😀o😀p😀q😀r😀s😀",
+         true},
     };
     for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
         struct buf out;
