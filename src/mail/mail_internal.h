@@ -67,11 +67,11 @@ int mail_send_due_until(struct db_conn *conn, const struct kr_config *cfg, unsig
 /* Wake the running sender a little later (after the caller's commit). */
 void mail_sender_wake_soon(void);
 
-/* Record a failed attempt of message id: queued again after the backoff,
- * or failed for good (permanent, or older than mail_retry_max_age). */
+/* The outcome of one delivery attempt (smtp.c). */
 struct mail_attempt_result {
     bool sent;
-    bool permanent;
+    bool permanent;  /* a 5xx reply to the mail transaction */
+    bool relay_down; /* not reached at all: the rest of a batch waits */
     char error[768];
 };
 

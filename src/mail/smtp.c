@@ -343,6 +343,8 @@ static void deliver(CURL *h, const struct kr_config *cfg, atomic_bool *stop,
     } else {
         int code = d.reply.failure_code;
         res->permanent = is_permanent(cr, code);
+        res->relay_down = cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST ||
+                          cr == CURLE_OPERATION_TIMEDOUT || cr == CURLE_ABORTED_BY_CALLBACK;
         const char *what = d.error[0] ? d.error : curl_easy_strerror(cr);
         if (code)
             (void)snprintf(res->error, sizeof(res->error), "%s; server: %s", what, d.reply.failure);
@@ -422,6 +424,7 @@ static void log_outcome(const struct queued_mail *m, const char *status,
 struct batch {
     const struct kr_config *cfg;
     atomic_bool *stop; /* may be NULL */
+    bool relay_down;   /* an attempt did not reach the relay: stop the batch */
     CURL *curl;
     struct buf from_header, envelope;
     struct arena *arena;
@@ -478,6 +481,7 @@ static int attempt(struct db_conn *conn, struct batch *b, int64_t id, const char
     rc = record(conn, b->cfg, &m, &res, status, err);
     if (rc == KR_OK)
         log_outcome(&m, *status, &res);
+    b->relay_down = res.relay_down;
     if (error_out && error_size)
         (void)snprintf(error_out, error_size, "%s", res.error);
     return rc;
@@ -519,7 +523,9 @@ int mail_send_due_until(struct db_conn *conn, const struct kr_config *cfg, unsig
     struct batch b;
     rc = batch_init(&b, conn, cfg, err);
     b.stop = stop;
-    for (size_t i = 0; rc == KR_OK && i < n && !(stop && atomic_load(stop)); i++) {
+    /* When the relay cannot be reached, the others wait for the next round
+     * instead of each waiting for its own timeout now. */
+    for (size_t i = 0; rc == KR_OK && i < n && !b.relay_down && !(stop && atomic_load(stop)); i++) {
         const char *status;
         rc = attempt(conn, &b, ids[i], &status, NULL, 0, err);
         if (rc == KR_OK && status && strcmp(status, "sent") == 0 && sent)

@@ -257,8 +257,14 @@ class MailServerTest(unittest.TestCase):
         [msg] = self.sink.wait_for(1, timeout=15)
         self.assertEqual(msg.to, [ADDRESS])
         self.wait_row(mid, lambda r: r[0] == "sent")
-        metrics = self.server.request("GET", "/metrics").text
+        deadline = time.time() + 5  # counted just after the row is updated
+        while True:
+            metrics = self.server.request("GET", "/metrics").text
+            if re.search(r"kreisel_mail_sent_total 1\b", metrics) or time.time() > deadline:
+                break
+            time.sleep(0.05)
         self.assertRegex(metrics, r"kreisel_mail_sent_total 1\b")
+        self.assertRegex(metrics, r"kreisel_mail_failed_total 0\b")
         self.assertTrue(self.server.log_events("mail_sender_started"))
 
     def test_outage_loses_nothing_and_delivers_once(self):
