@@ -70,9 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (data[0] % 4) {
         case 0:
             if (mail_address_check(in, NULL) == KR_OK) {
-                if (strlen(in) != len || !strchr(in, '@') || strchr(in, '@') != strrchr(in, '@'))
+                /* A C string: the check sees what comes before a NUL. */
+                size_t slen = strlen(in);
+                if (slen == 0 || !strchr(in, '@') || strchr(in, '@') != strrchr(in, '@'))
                     abort();
-                for (size_t i = 0; i < len; i++)
+                for (size_t i = 0; i < slen; i++)
                     if (in[i] <= 0x20 || in[i] > 0x7E)
                         abort();
             }
