@@ -5,10 +5,12 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <strings.h>
 
 #include <libpq-fe.h>
 #include <microhttpd.h>
@@ -47,9 +49,11 @@ static const char usage_text[] =
     "                   Roles: clerk, head_of_unit, cash_office, records_manager,\n"
     "                   procurement, admin\n"
     "  audit verify     check the audit log's hash chain (exit 1 when broken)\n"
-    "  mail send-test ADDRESS\n"
+    "  mail send-test [--subject TEXT] [--text TEXT] [--attach FILE]...\n"
+    "                 [--queue-only] ADDRESS\n"
     "                   queue a test message to ADDRESS and send it now through\n"
-    "                   smtp_url; prints the result (exit 1 when not sent)\n"
+    "                   smtp_url; prints the result (exit 1 when not sent);\n"
+    "                   --queue-only leaves the sending to `serve`\n"
     "  mail queue       the mail queue: queued, sent and failed counts, the oldest\n"
     "  version          print the version\n"
     "  help [config]    this text, or the configuration keys\n"
@@ -508,42 +512,150 @@ static int cmd_audit(struct context *ctx, int argc, char **argv)
 
 /* ---- mail send-test, mail queue ------------------------------------------------------ */
 
-static int mail_send_test(struct context *ctx, const char *address)
+struct send_test_args {
+    const char *address, *subject, *text;
+    const char *files[MAIL_ATTACHMENTS_MAX + 1];
+    size_t file_count;
+    bool queue_only;
+};
+
+static int parse_send_test(struct context *ctx, int argc, char **argv, struct send_test_args *t)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"subject", required_argument, NULL, 's'},
+        {"text", required_argument, NULL, 't'},   {"attach", required_argument, NULL, 'a'},
+        {"queue-only", no_argument, NULL, 'q'},   {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': ctx->config_path = optarg; break;
+        case 's': t->subject = optarg; break;
+        case 't': t->text = optarg; break;
+        case 'q': t->queue_only = true; break;
+        case 'a':
+            if (t->file_count == MAIL_ATTACHMENTS_MAX)
+                return usage_error("%s", "too many --attach");
+            t->files[t->file_count++] = optarg;
+            break;
+        default: return usage_error("invalid option for %s", "mail send-test");
+        }
+    }
+    if (argc - optind != 1)
+        return usage_error("%s", "mail send-test needs exactly one ADDRESS");
+    t->address = argv[optind];
+    return -1;
+}
+
+/* The content type of an attachment, from its file name's extension. */
+static const char *guess_type(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {{".pdf", "application/pdf"}, {".txt", "text/plain; charset=utf-8"},
+                 {".ics", "text/calendar"},   {".xml", "application/xml"},
+                 {".png", "image/png"},       {".jpg", "image/jpeg"},
+                 {".zip", "application/zip"}, {".json", "application/json"}};
+    size_t len = strlen(path);
+    for (size_t i = 0; i < KR_ARRAY_LEN(types); i++) {
+        size_t n = strlen(types[i].ext);
+        if (len > n && strcasecmp(path + len - n, types[i].ext) == 0)
+            return types[i].type;
+    }
+    return "application/octet-stream";
+}
+
+/* Read path (at most max bytes) into a->data (malloc, the caller frees). */
+static int read_attachment(const char *path, size_t max, struct mail_attachment *a,
+                           struct kr_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return kr_error_set(err, KR_ERR_IO, "%s: cannot open", path);
+    struct buf data;
+    buf_init(&data, max);
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&data, chunk, n);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || buf_status(&data)) {
+        buf_release(&data);
+        return kr_error_set(err, failed ? KR_ERR_IO : KR_ERR_TOO_LARGE, "%s: %s", path,
+                            failed ? "read error" : "larger than mail_max_bytes");
+    }
+    const char *slash = strrchr(path, '/');
+    a->filename = slash ? slash + 1 : path;
+    a->content_type = guess_type(path);
+    a->data = data.data ? buf_detach(&data, &a->len) : "";
+    return KR_OK;
+}
+
+static int queue_test(struct context *ctx, const struct send_test_args *t, struct db_conn *conn,
+                      int64_t *id, struct kr_error *err)
+{
+    struct mail_attachment att[MAIL_ATTACHMENTS_MAX];
+    size_t n = 0;
+    int rc = KR_OK;
+    for (; rc == KR_OK && n < t->file_count; n++)
+        rc = read_attachment(t->files[n], ctx->cfg.mail_max_bytes, &att[n], err);
+    if (rc)
+        n--; /* the one that failed holds nothing */
+    struct mail_message m = {
+        .to = t->address,
+        .subject = t->subject ? t->subject : "Kreisel: Testnachricht (test message)",
+        .text = t->text ? t->text
+                        : "Diese Nachricht prüft den Versand von E-Mails aus Kreisel "
+                          "(`kreisel mail send-test`).\n\n"
+                          "This message tests sending e-mail from Kreisel.\n",
+        .attachments = att,
+        .attachment_count = n};
+    if (rc == KR_OK)
+        rc = mail_enqueue(conn, &m, id, err);
+    for (size_t i = 0; i < n; i++)
+        if (att[i].len)
+            free((void *)(uintptr_t)att[i].data);
+    return rc;
+}
+
+static int mail_send_test(struct context *ctx, const struct send_test_args *t)
 {
     struct kr_error err;
     kr_error_clear(&err);
-    if (mail_address_check(address, &err) != KR_OK)
+    if (mail_address_check(t->address, &err) != KR_OK)
         return usage_error("invalid address: %s", err.message);
     int rc = setup(ctx, 1, true, &err);
     if (rc)
         return fail(&err);
-    if (!ctx->cfg.smtp_url[0]) {
+    if (!ctx->cfg.smtp_url[0] && !t->queue_only) {
         fprintf(stderr, "kreisel: smtp_url is not set; nothing can be sent\n");
         return EXIT_FAILURE;
     }
     if (mail_check_config(&ctx->cfg, &err) != KR_OK)
         return fail(&err);
     mail_set_config(&ctx->cfg);
-    struct mail_message m = {.to = address,
-                             .subject = "Kreisel: Testnachricht (test message)",
-                             .text = "Diese Nachricht prüft den Versand von E-Mails aus Kreisel "
-                                     "(`kreisel mail send-test`).\n\n"
-                                     "This message tests sending e-mail from Kreisel.\n"};
     struct db_conn *conn = NULL;
     int64_t id = 0;
     const char *status = NULL;
     char error[800] = "";
     rc = db_acquire(ctx->db, &conn, &err);
     if (rc == KR_OK)
-        rc = mail_enqueue(conn, &m, &id, &err);
-    if (rc == KR_OK)
+        rc = queue_test(ctx, t, conn, &id, &err);
+    if (rc == KR_OK && !t->queue_only)
         rc = mail_send_one(conn, &ctx->cfg, id, &status, error, sizeof(error), &err);
     db_release(conn);
     mail_set_config(NULL);
+    if (rc == KR_ERR_INVALID)
+        return usage_error("%s", err.message);
     if (rc)
         return fail(&err);
+    if (t->queue_only) {
+        printf("Queued test message %lld to %s.\n", (long long)id, t->address);
+        return EXIT_SUCCESS;
+    }
     if (strcmp(status, "sent") == 0) {
-        printf("Sent test message %lld to %s through %s.\n", (long long)id, address,
+        printf("Sent test message %lld to %s through %s.\n", (long long)id, t->address,
                ctx->cfg.smtp_url);
         return EXIT_SUCCESS;
     }
@@ -592,19 +704,9 @@ static int cmd_mail(struct context *ctx, int argc, char **argv)
         return usage_error("%s", "mail needs a command: send-test ADDRESS, queue");
     const char *sub = argv[1];
     if (strcmp(sub, "send-test") == 0) {
-        /* no_flags leaves the operands; exactly one: the address. */
-        static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                             {NULL, 0, NULL, 0}};
-        int c;
-        optind = 1;
-        while ((c = getopt_long(argc - 1, argv + 1, "+", opts, NULL)) != -1) {
-            if (c != 'c')
-                return usage_error("invalid option for %s", "mail send-test");
-            ctx->config_path = optarg;
-        }
-        if (argc - 1 - optind != 1)
-            return usage_error("%s", "usage: kreisel mail send-test ADDRESS");
-        return mail_send_test(ctx, argv[1 + optind]);
+        struct send_test_args t = {0};
+        int st = parse_send_test(ctx, argc - 1, argv + 1, &t);
+        return st >= 0 ? st : mail_send_test(ctx, &t);
     }
     if (strcmp(sub, "queue") == 0) {
         int st = no_flags(ctx, argc - 1, argv + 1);

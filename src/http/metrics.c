@@ -6,6 +6,7 @@
 
 #include "core/util.h"
 #include "core/version.h"
+#include "mail/mail.h"
 
 /* Upper bounds in seconds; the +Inf bucket is implicit (the count). */
 static const double bucket_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -143,6 +144,7 @@ int metrics_render(struct metrics *m, const struct router *r, struct db *db, str
                "kreisel_db_pool_timeouts_total %llu\n",
                ps.size, ps.open, ps.in_use, ps.waiting, (unsigned long long)ps.acquired_total,
                (unsigned long long)ps.timeouts_total);
+    mail_metrics_render(out);
     buf_printf(out,
                "# HELP kreisel_build_info Version and storage backend of this process.\n"
                "# TYPE kreisel_build_info gauge\n"

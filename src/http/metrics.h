@@ -29,7 +29,8 @@ void metrics_observe(struct metrics *m, size_t route_index, unsigned status, int
 void metrics_in_flight(struct metrics *m, int delta);
 
 /* Append the exposition text: per-route counters by status class and
- * latency histograms, requests in flight, the database pool, build info. */
+ * latency histograms, requests in flight, the database pool, the mail
+ * counters (mail_metrics_render), build info. */
 int metrics_render(struct metrics *m, const struct router *r, struct db *db, struct buf *out);
 
 #endif

@@ -206,8 +206,9 @@ static int check_message(const struct kr_config *cfg, const struct mail_message 
 
 /* ---- Encoding ------------------------------------------------------------------- */
 
-/* Bytes of one encoded word's payload: "=?UTF-8?B?" + 60 + "?=" = 72 <= 75. */
-#define WORD_BYTES 45
+/* Bytes of one encoded word's payload: "=?UTF-8?B?" + 56 + "?=" = 68, so that even
+ * "Subject: " and the first word stay within 78 columns. */
+#define WORD_BYTES 42
 
 void mail_encode_header_text(struct buf *out, const char *text)
 {
@@ -242,22 +243,19 @@ void mail_encode_disposition(struct buf *out, const char *filename)
     for (const char *p = filename; *p; p++)
         if ((unsigned char)*p > 0x7E)
             ascii = false;
-    buf_puts(out, "attachment; filename=\"");
-    for (const unsigned char *p = (const unsigned char *)filename; *p; p++) {
-        if (*p > 0x7E) {
-            if ((*p & 0xC0) != 0x80) /* one '_' per character */
-                buf_putc(out, '_');
-            continue;
+    if (ascii) {
+        buf_puts(out, "attachment; filename=\"");
+        for (const char *p = filename; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                buf_putc(out, '\\');
+            buf_putc(out, *p);
         }
-        if (*p == '"' || *p == '\\')
-            buf_putc(out, '\\');
-        buf_putc(out, (char)*p);
-    }
-    buf_putc(out, '"');
-    if (ascii)
+        buf_putc(out, '"');
         return;
-    /* RFC 2231 / RFC 5987 ext-value: attr-char stays, the rest is %XX. */
-    buf_puts(out, ";\r\n filename*=UTF-8''");
+    }
+    /* RFC 2231 ext-value (as Thunderbird and Python write it): attr-chars
+     * stay, every other byte is %XX. */
+    buf_puts(out, "attachment;\r\n filename*=UTF-8''");
     for (const unsigned char *p = (const unsigned char *)filename; *p; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
             strchr("!#$&+-.^_`|~", *p))
@@ -467,7 +465,7 @@ int mail_queue_stats(struct db_conn *conn, struct mail_queue_stats *out, struct 
     struct db_stmt *st;
     int rc = db_query(conn, "SELECT status, COUNT(*) FROM mail_message GROUP BY status", NULL, 0,
                       &st, err);
-    while (rc == KR_OK && (rc = db_step(st, err)) == DB_ROW) {
+    while (rc >= 0 && (rc = db_step(st, err)) == DB_ROW) {
         const char *status = db_column_text(st, 0);
         int64_t n = db_column_int64(st, 1);
         if (strcmp(status, "queued") == 0)

@@ -33,10 +33,8 @@ void mail_encode_header_text(struct buf *out, const char *text);
 
 /*
  * The value of a Content-Disposition header for an attachment:
- *   attachment; filename="name"                                (ASCII)
- *   attachment; filename="ascii fallback";\r\n filename*=UTF-8''pct  (else)
- * The fallback replaces every non-ASCII character by '_'; the RFC 2231
- * parameter carries the real name, percent-encoded.
+ *   attachment; filename="name"                      (ASCII; \ and " escaped)
+ *   attachment;\r\n filename*=UTF-8''Bescheid_M%C3%BCller.pdf   (else, RFC 2231)
  */
 void mail_encode_disposition(struct buf *out, const char *filename);
 
@@ -69,11 +67,11 @@ int mail_send_due_until(struct db_conn *conn, const struct kr_config *cfg, unsig
 /* Wake the running sender a little later (after the caller's commit). */
 void mail_sender_wake_soon(void);
 
-/* Record a failed attempt of message id: queued again after the backoff,
- * or failed for good (permanent, or older than mail_retry_max_age). */
+/* The outcome of one delivery attempt (smtp.c). */
 struct mail_attempt_result {
     bool sent;
-    bool permanent;
+    bool permanent;  /* a 5xx reply to the mail transaction */
+    bool relay_down; /* not reached at all: the rest of a batch waits */
     char error[768];
 };
 

@@ -60,7 +60,7 @@ static int load_attachments(struct db_conn *conn, struct arena *a, struct queued
                   "SELECT filename, content_type, data FROM mail_attachment WHERE mail_id = $1 "
                   "ORDER BY position",
                   DB_PARAMS(DB_INT(m->id)), &st, err);
-    while (rc == KR_OK && m->attachment_count < n && (rc = db_step(st, err)) == DB_ROW) {
+    while (rc >= 0 && m->attachment_count < n && (rc = db_step(st, err)) == DB_ROW) {
         struct mail_attachment *at = &m->attachments[m->attachment_count++];
         at->filename = db_column_strdup(st, 0, a);
         at->content_type = db_column_strdup(st, 1, a);
@@ -343,6 +343,8 @@ static void deliver(CURL *h, const struct kr_config *cfg, atomic_bool *stop,
     } else {
         int code = d.reply.failure_code;
         res->permanent = is_permanent(cr, code);
+        res->relay_down = cr == CURLE_COULDNT_CONNECT || cr == CURLE_COULDNT_RESOLVE_HOST ||
+                          cr == CURLE_OPERATION_TIMEDOUT || cr == CURLE_ABORTED_BY_CALLBACK;
         const char *what = d.error[0] ? d.error : curl_easy_strerror(cr);
         if (code)
             (void)snprintf(res->error, sizeof(res->error), "%s; server: %s", what, d.reply.failure);
@@ -422,6 +424,7 @@ static void log_outcome(const struct queued_mail *m, const char *status,
 struct batch {
     const struct kr_config *cfg;
     atomic_bool *stop; /* may be NULL */
+    bool relay_down;   /* an attempt did not reach the relay: stop the batch */
     CURL *curl;
     struct buf from_header, envelope;
     struct arena *arena;
@@ -478,6 +481,7 @@ static int attempt(struct db_conn *conn, struct batch *b, int64_t id, const char
     rc = record(conn, b->cfg, &m, &res, status, err);
     if (rc == KR_OK)
         log_outcome(&m, *status, &res);
+    b->relay_down = res.relay_down;
     if (error_out && error_size)
         (void)snprintf(error_out, error_size, "%s", res.error);
     return rc;
@@ -494,7 +498,7 @@ static int due_ids(struct db_conn *conn, unsigned max, int64_t *ids, size_t *n,
                       "SELECT id FROM mail_message WHERE status = 'queued' "
                       "AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
                       DB_PARAMS(DB_INT(kr_now()), DB_INT(max)), &st, err);
-    while (rc == KR_OK && *n < max && (rc = db_step(st, err)) == DB_ROW)
+    while (rc >= 0 && *n < max && (rc = db_step(st, err)) == DB_ROW)
         ids[(*n)++] = db_column_int64(st, 0);
     db_finish(st);
     return rc < 0 ? rc : KR_OK;
@@ -519,7 +523,9 @@ int mail_send_due_until(struct db_conn *conn, const struct kr_config *cfg, unsig
     struct batch b;
     rc = batch_init(&b, conn, cfg, err);
     b.stop = stop;
-    for (size_t i = 0; rc == KR_OK && i < n && !(stop && atomic_load(stop)); i++) {
+    /* When the relay cannot be reached, the others wait for the next round
+     * instead of each waiting for its own timeout now. */
+    for (size_t i = 0; rc == KR_OK && i < n && !b.relay_down && !(stop && atomic_load(stop)); i++) {
         const char *status;
         rc = attempt(conn, &b, ids[i], &status, NULL, 0, err);
         if (rc == KR_OK && status && strcmp(status, "sent") == 0 && sent)

@@ -4,6 +4,10 @@ Used by the integration tests: each test module gets a server on a free
 port with its own data directory (SQLite) or its own database
 (PostgreSQL), configured only through KREISEL_* environment variables.
 
+Extra configuration goes through env: Server(db, env={...}) and
+run_cli(db, ..., env={...}); for mail, smtp_sink.SmtpSink().env() gives
+KREISEL_SMTP_URL and friends (see smtp_sink.py).
+
 Environment:
   KREISEL_BIN            path of the binary (default build/kreisel)
   KREISEL_TEST_BACKEND   sqlite (default) or postgresql

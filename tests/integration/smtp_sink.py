@@ -17,7 +17,9 @@ every delivered message, so that a test can read what Kreisel sent.
                                      `openssl req` (env() passes it to Kreisel
                                      as smtp_ca_file)
     SmtpSink(starttls=True, require_tls=True)   refuses mail without it
-    SmtpSink(auth=("user", "secret"))           requires AUTH PLAIN/LOGIN
+    SmtpSink(auth=("user", "secret"))           offers AUTH PLAIN/LOGIN, checks
+                                                the login (Delivery.authenticated)
+    SmtpSink(implicit_tls=True)                 TLS from the start (smtps://)
 
     sink.reject["bad@example.org"] = "550 5.1.1 No such user"  # RCPT reply
     sink.reject["busy@example.org"] = "451 4.3.0 Try again later"
@@ -25,7 +27,8 @@ every delivered message, so that a test can read what Kreisel sent.
     sink.clear()                     forget the messages received so far
 
 Each delivered message is a Delivery with mail_from, to (the envelope
-recipients), data (the raw bytes), tls (whether STARTTLS was in use),
+recipients), data (the raw bytes), tls (whether TLS was in use),
+authenticated (whether the client logged in with AUTH),
 message (an email.message.EmailMessage parsed with email.policy.default:
 headers come out decoded), text() and attachments() (list of
 (filename, content_type, bytes)).
@@ -67,8 +70,9 @@ def free_port():
 class Delivery:
     """One message as the sink received it."""
 
-    def __init__(self, mail_from, rcpt_tos, data, tls):
+    def __init__(self, mail_from, rcpt_tos, data, tls, authenticated=False):
         self.mail_from = mail_from
+        self.authenticated = authenticated
         self.to = list(rcpt_tos)
         self.data = data
         self.tls = tls
@@ -100,15 +104,18 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        tls = getattr(session, "ssl", None) is not None
+        tls = getattr(session, "ssl", None) is not None or self.sink.implicit_tls
         self.sink._deliver(Delivery(envelope.mail_from, envelope.rcpt_tos,
-                                    envelope.original_content or envelope.content, tls))
+                                    envelope.original_content or envelope.content, tls,
+                                    bool(getattr(session, "authenticated", False))))
         return "250 2.0.0 Message accepted"
 
 
 class SmtpSink:
-    def __init__(self, starttls=False, require_tls=False, auth=None, port=None):
+    def __init__(self, starttls=False, require_tls=False, auth=None, port=None,
+                 implicit_tls=False):
         self.starttls = starttls
+        self.implicit_tls = implicit_tls
         self.require_tls = require_tls
         self.auth = auth
         self.port = port or free_port()
@@ -120,7 +127,7 @@ class SmtpSink:
         self._dir = tempfile.mkdtemp(prefix="kreisel-smtp-")
         self.cert_file = None
         self._tls_context = None
-        if starttls:
+        if starttls or implicit_tls:
             self._make_certificate()
 
     # -- set-up ----------------------------------------------------------------
@@ -140,16 +147,20 @@ class SmtpSink:
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         ok = (auth_data.login.decode() == self.auth[0]
               and auth_data.password.decode() == self.auth[1])
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # aiosmtpd sends the 235/535
 
     def start(self):
         """Start listening (again) on self.port."""
         kwargs = {}
-        if self._tls_context:
+        if self.implicit_tls:
+            kwargs.update(ssl_context=self._tls_context, server_hostname="localhost")
+        elif self._tls_context:
             kwargs.update(tls_context=self._tls_context, require_starttls=self.require_tls)
         if self.auth:
-            kwargs.update(authenticator=self._authenticate, auth_required=True,
-                          auth_require_tls=False)
+            # AUTH offered (also without TLS), not required: tests check
+            # Delivery.authenticated instead (aiosmtpd warns about the
+            # combination required-without-TLS).
+            kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port,
                                       **kwargs)
         deadline = time.time() + 10
@@ -182,7 +193,8 @@ class SmtpSink:
     # -- for Kreisel -------------------------------------------------------------
     @property
     def url(self):
-        return f"smtp://{self.host}:{self.port}"
+        scheme = "smtps" if self.implicit_tls else "smtp"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def env(self, **extra):
         """KREISEL_* variables that point Kreisel at this sink (for
