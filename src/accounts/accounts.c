@@ -38,25 +38,6 @@ int account_role_parse(const char *name, enum account_role *out)
     return KR_ERR_INVALID;
 }
 
-int accounts_in_transaction(struct db_conn *conn,
-                            int (*fn)(struct db_conn *, void *, struct kr_error *), void *arg,
-                            struct kr_error *err)
-{
-    /* Inside the caller's transaction, the change joins it (the demo seed
-     * is all or nothing); otherwise it gets its own. */
-    if (db_in_transaction(conn))
-        return fn(conn, arg, err);
-    int rc = db_begin(conn, err);
-    if (rc)
-        return rc;
-    rc = fn(conn, arg, err);
-    if (rc == KR_OK)
-        rc = db_commit(conn, err);
-    if (rc)
-        db_rollback(conn);
-    return rc;
-}
-
 int accounts_audit(struct db_conn *conn, const char *actor, const char *action, const char *type,
                    int64_t id, json_t *details, struct kr_error *err)
 {
@@ -172,7 +153,7 @@ int accounts_org_unit_add(struct db_conn *conn, const char *actor, int64_t paren
             return kr_error_set(err, KR_ERR_CONFLICT, "the county exists already");
     }
     struct unit_add u = {actor, parent_id, kind, code, name, name_en, 0};
-    int rc = accounts_in_transaction(conn, unit_add_tx, &u, err);
+    int rc = db_transact(conn, unit_add_tx, &u, err);
     if (rc == KR_OK && id_out)
         *id_out = u.id;
     return rc;
@@ -410,7 +391,7 @@ int accounts_user_add(struct db_conn *conn, const char *actor, const struct acco
             return kr_error_set(err, KR_ERR_NOMEM, "not enough memory to hash the password");
     }
     struct user_add ua = {actor, u, login, hash, 0};
-    rc = accounts_in_transaction(conn, user_add_tx, &ua, err);
+    rc = db_transact(conn, user_add_tx, &ua, err);
     sodium_memzero(hash, sizeof(hash));
     if (rc == KR_OK && id_out)
         *id_out = ua.id;

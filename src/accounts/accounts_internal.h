@@ -10,13 +10,6 @@
 
 #include "db/db.h"
 
-/* Run fn(conn, arg, err) in a transaction: commit when it returns KR_OK,
- * roll back otherwise.  When conn is already in a transaction, fn simply
- * runs in it and the caller commits. */
-int accounts_in_transaction(struct db_conn *conn,
-                            int (*fn)(struct db_conn *, void *, struct kr_error *), void *arg,
-                            struct kr_error *err) KR_MUST_CHECK;
-
 /* Append an audit entry for object type/id; takes the reference to details. */
 int accounts_audit(struct db_conn *conn, const char *actor, const char *action, const char *type,
                    int64_t id, json_t *details, struct kr_error *err) KR_MUST_CHECK;

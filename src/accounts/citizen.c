@@ -73,7 +73,7 @@ static int audit_self_tx(struct db_conn *conn, void *arg, struct kr_error *err)
 int accounts_audit_self(struct db_conn *conn, int64_t id, const char *action, struct kr_error *err)
 {
     struct self_audit s = {id, action};
-    return accounts_in_transaction(conn, audit_self_tx, &s, err);
+    return db_transact(conn, audit_self_tx, &s, err);
 }
 
 int accounts_hash_password(const char *password, char *hash, struct kr_error *err)
@@ -264,7 +264,7 @@ int accounts_register(struct db_conn *conn, const struct account_registration *r
     if (rc)
         return rc;
     struct registration g = {.r = r, .email = email, .hash = hash, .token = token};
-    rc = accounts_in_transaction(conn, register_tx, &g, err);
+    rc = db_transact(conn, register_tx, &g, err);
     sodium_memzero(hash, sizeof(hash));
     if (rc)
         return rc;
@@ -300,7 +300,7 @@ static int confirm_tx(struct db_conn *conn, void *arg, struct kr_error *err)
 int accounts_confirm(struct db_conn *conn, const char *token, int64_t *id, struct kr_error *err)
 {
     struct token_step t = {.token = token};
-    int rc = accounts_in_transaction(conn, confirm_tx, &t, err);
+    int rc = db_transact(conn, confirm_tx, &t, err);
     *id = rc ? 0 : t.id;
     return rc;
 }
@@ -342,7 +342,7 @@ int accounts_reset_request(struct db_conn *conn, const char *email, int64_t *id,
     int rc = find_by_email(conn, norm, true, &q.id, err);
     if (rc || q.id == 0)
         return rc;
-    rc = accounts_in_transaction(conn, reset_request_tx, &q, err);
+    rc = db_transact(conn, reset_request_tx, &q, err);
     if (rc == KR_OK)
         *id = q.id;
     return rc;
@@ -383,7 +383,7 @@ int accounts_reset_password(struct db_conn *conn, const char *token, const char 
     if (rc)
         return rc;
     struct token_step t = {.token = token, .password_hash = hash};
-    rc = accounts_in_transaction(conn, reset_tx, &t, err);
+    rc = db_transact(conn, reset_tx, &t, err);
     sodium_memzero(hash, sizeof(hash));
     if (rc == KR_OK)
         *id = t.id;
@@ -414,7 +414,7 @@ int accounts_password_change(struct db_conn *conn, int64_t id, const char *curre
         return rc;
     /* Every session ends, the caller logs the current one in again. */
     struct password_change p = {id, hash};
-    rc = accounts_in_transaction(conn, password_change_tx, &p, err);
+    rc = db_transact(conn, password_change_tx, &p, err);
     sodium_memzero(hash, sizeof(hash));
     return rc;
 }
@@ -477,7 +477,7 @@ int accounts_email_change_confirm(struct db_conn *conn, struct arena *a, const c
                                   int64_t *id, char **old_email, struct kr_error *err)
 {
     struct token_step t = {.token = token, .a = a};
-    int rc = accounts_in_transaction(conn, email_confirm_tx, &t, err);
+    int rc = db_transact(conn, email_confirm_tx, &t, err);
     *id = rc ? 0 : t.id;
     *old_email = rc ? NULL : t.old_email;
     return rc;
@@ -573,5 +573,5 @@ int accounts_delete(struct db_conn *conn, int64_t id, const char *password, stru
     if (staff)
         return kr_error_set(err, KR_ERR_FORBIDDEN,
                             "staff accounts are removed by the administration");
-    return accounts_in_transaction(conn, delete_tx, &id, err);
+    return db_transact(conn, delete_tx, &id, err);
 }

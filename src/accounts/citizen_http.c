@@ -111,17 +111,8 @@ static int queue_mail(struct http_request *req, struct db_conn *conn, const char
     return mail_enqueue(conn, &m, NULL, err);
 }
 
-static int db_or_fail(struct http_request *req, struct db_conn **conn, struct kr_error *err)
-{
-    return http_db(req, conn, err);
-}
-
-/* Run the caller's steps in one transaction: begin here, commit in done. */
-static int begin(struct db_conn *conn, struct kr_error *err)
-{
-    return db_begin(conn, err);
-}
-
+/* End the transaction the handler began with db_begin: commit after
+ * success, roll back after an error (which is returned). */
 static int done(struct db_conn *conn, int rc, struct kr_error *err)
 {
     if (rc) {
@@ -181,14 +172,14 @@ static int register_submit(struct http_request *req, struct kr_error *err)
     if (register_check(req, ctx, &r, email))
         return form_page(req, 422, "accounts/register", ctx, err);
     struct db_conn *conn;
-    int rc = db_or_fail(req, &conn, err);
+    int rc = http_db(req, &conn, err);
     struct accounts_login_policy policy = login_policy(req);
     if (rc == KR_OK)
         rc = accounts_throttle(conn, "register", r.email, http_client_ip(req), &policy, err);
     if (rc == KR_ERR_RATE_LIMITED)
         return too_many(req, "accounts/register", ctx, err);
     if (rc == KR_OK)
-        rc = begin(conn, err);
+        rc = db_begin(conn, err);
     if (rc) {
         json_decref(ctx);
         return rc;
@@ -236,7 +227,7 @@ static int link_invalid(struct http_request *req, struct kr_error *err)
 static int confirm_submit(struct http_request *req, struct kr_error *err)
 {
     struct db_conn *conn;
-    int rc = db_or_fail(req, &conn, err);
+    int rc = http_db(req, &conn, err);
     int64_t id = 0;
     if (rc == KR_OK)
         rc = accounts_confirm(conn, field(req, "token"), &id, err);
@@ -268,13 +259,13 @@ static int forgot_submit(struct http_request *req, struct kr_error *err)
     }
     struct db_conn *conn;
     struct accounts_login_policy policy = login_policy(req);
-    int rc = db_or_fail(req, &conn, err);
+    int rc = http_db(req, &conn, err);
     if (rc == KR_OK)
         rc = accounts_throttle(conn, "reset", norm, http_client_ip(req), &policy, err);
     if (rc == KR_ERR_RATE_LIMITED)
         return too_many(req, "accounts/forgot", ctx, err);
     if (rc == KR_OK)
-        rc = begin(conn, err);
+        rc = db_begin(conn, err);
     if (rc) {
         json_decref(ctx);
         return rc;
@@ -313,7 +304,7 @@ static int reset_submit(struct http_request *req, struct kr_error *err)
     if (json_object_get(ctx, "errors"))
         return form_page(req, 422, "accounts/reset", ctx, err);
     struct db_conn *conn;
-    int rc = db_or_fail(req, &conn, err);
+    int rc = http_db(req, &conn, err);
     int64_t id = 0;
     if (rc == KR_OK)
         rc = accounts_reset_password(conn, field(req, "token"), password, &id, err);
@@ -346,7 +337,7 @@ static int second_factor_submit(struct http_request *req, struct kr_error *err)
     if (!id)
         return http_redirect(req, 303, "/anmelden");
     struct db_conn *conn;
-    int rc = db_or_fail(req, &conn, err);
+    int rc = http_db(req, &conn, err);
     struct accounts_login_policy policy = login_policy(req);
     if (rc == KR_OK)
         rc = accounts_totp_verify(conn, id, field(req, "code"), http_client_ip(req), &policy, err);
@@ -496,7 +487,7 @@ static int email_submit(struct http_request *req, struct kr_error *err)
         return form_page(req, 422, "accounts/email", ctx, err);
     }
     char token[ACCOUNT_TOKEN_LEN];
-    rc = begin(conn, err);
+    rc = db_begin(conn, err);
     if (rc == KR_OK) {
         rc = accounts_email_change_request(conn, u->id, field(req, "current"), norm, token, err);
         if (rc == KR_OK)
@@ -520,9 +511,9 @@ static int email_confirm_form(struct http_request *req, struct kr_error *err)
 static int email_confirm_submit(struct http_request *req, struct kr_error *err)
 {
     struct db_conn *conn;
-    int rc = db_or_fail(req, &conn, err);
+    int rc = http_db(req, &conn, err);
     if (rc == KR_OK)
-        rc = begin(conn, err);
+        rc = db_begin(conn, err);
     if (rc)
         return rc;
     int64_t id;

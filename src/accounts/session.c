@@ -175,7 +175,7 @@ int accounts_login(struct db_conn *conn, struct arena *a, const char *login, con
         return kr_error_set(err, KR_ERR_UNAUTHENTICATED, "login name or password is wrong");
     rehash_if_needed(conn, &c, password);
     struct login_audit la = {c.id, ip};
-    rc = accounts_in_transaction(conn, audit_login_tx, &la, err);
+    rc = db_transact(conn, audit_login_tx, &la, err);
     if (rc)
         return rc;
     return accounts_user_get(conn, a, c.id, out, err);

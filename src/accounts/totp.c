@@ -240,7 +240,7 @@ int accounts_totp_enable(struct db_conn *conn, int64_t id, const char *code,
     sodium_memzero(secret, sizeof(secret));
     if (e.step < 0)
         return kr_error_set(err, KR_ERR_INVALID, "the code is wrong");
-    return accounts_in_transaction(conn, totp_enable_tx, &e, err);
+    return db_transact(conn, totp_enable_tx, &e, err);
 }
 
 /* Use up recovery code text of id; KR_ERR_NOT_FOUND when it is not one. */
@@ -341,5 +341,5 @@ int accounts_totp_disable(struct db_conn *conn, int64_t id, const char *password
                           struct kr_error *err)
 {
     int rc = accounts_verify_password(conn, id, password, err);
-    return rc ? rc : accounts_in_transaction(conn, totp_disable_tx, &id, err);
+    return rc ? rc : db_transact(conn, totp_disable_tx, &id, err);
 }

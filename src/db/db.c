@@ -406,6 +406,22 @@ static void transaction_ended(struct db_conn *conn)
     conn->tx_failed = false;
 }
 
+int db_transact(struct db_conn *conn, int (*fn)(struct db_conn *, void *, struct kr_error *),
+                void *arg, struct kr_error *err)
+{
+    if (db_in_transaction(conn))
+        return fn(conn, arg, err);
+    int rc = db_begin(conn, err);
+    if (rc)
+        return rc;
+    rc = fn(conn, arg, err);
+    if (rc == KR_OK)
+        rc = db_commit(conn, err);
+    if (rc)
+        db_rollback(conn);
+    return rc;
+}
+
 int db_begin(struct db_conn *conn, struct kr_error *err)
 {
     if (db_in_transaction(conn))

@@ -131,6 +131,13 @@ int db_commit(struct db_conn *conn, struct kr_error *err) KR_MUST_CHECK;
 int db_rollback(struct db_conn *conn);
 bool db_in_transaction(const struct db_conn *conn);
 
+/* Run fn(conn, arg, err) in a transaction: commit when it returns KR_OK,
+ * roll back otherwise.  When conn is already in a transaction, fn joins it
+ * and the caller commits (so that a domain function's change and, say,
+ * the mail it queues are one unit). */
+int db_transact(struct db_conn *conn, int (*fn)(struct db_conn *, void *, struct kr_error *),
+                void *arg, struct kr_error *err) KR_MUST_CHECK;
+
 /*
  * Prepare sql on conn.  Prepared statements are cached per connection by
  * their text, so preparing the same SQL again is cheap; a statement that is
@@ -210,8 +217,8 @@ struct db_param {
 #define DB_BLOB(d, n) ((struct db_param){.type = DB_PARAM_BLOB, .p = (d), .len = (n)})
 
 /* Expands to "array, count" for the functions below; use NULL, 0 for none. */
-#define DB_PARAMS(...)                                                                  \
-    ((const struct db_param[]){__VA_ARGS__}),                                           \
+#define DB_PARAMS(...)                                                                             \
+    ((const struct db_param[]){__VA_ARGS__}),                                                      \
         (sizeof((const struct db_param[]){__VA_ARGS__}) / sizeof(struct db_param))
 
 /* Bind params[0..n) to $1..$n of stmt. */
@@ -228,13 +235,13 @@ int db_exec(struct db_conn *conn, const char *sql, const struct db_param *params
 
 /* First column of the first row as an integer; KR_ERR_NOT_FOUND when there
  * is no row. */
-int db_query_int64(struct db_conn *conn, const char *sql, const struct db_param *params,
-                   size_t n, int64_t *out, struct kr_error *err) KR_MUST_CHECK;
+int db_query_int64(struct db_conn *conn, const char *sql, const struct db_param *params, size_t n,
+                   int64_t *out, struct kr_error *err) KR_MUST_CHECK;
 
 /* First column of the first row as arena text (NULL for SQL NULL);
  * KR_ERR_NOT_FOUND when there is no row. */
-int db_query_text(struct db_conn *conn, const char *sql, const struct db_param *params,
-                  size_t n, struct arena *a, char **out, struct kr_error *err) KR_MUST_CHECK;
+int db_query_text(struct db_conn *conn, const char *sql, const struct db_param *params, size_t n,
+                  struct arena *a, char **out, struct kr_error *err) KR_MUST_CHECK;
 
 /* Run SQL text of one or more statements without parameters (migrations,
  * test set-up).  Never use it with text that contains outside input. */

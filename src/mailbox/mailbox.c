@@ -77,23 +77,6 @@ static int audit(struct db_conn *conn, int64_t actor_id, const char *action, int
     return rc;
 }
 
-/* Run fn in a transaction (or the caller's). */
-static int in_tx(struct db_conn *conn, int (*fn)(struct db_conn *, void *, struct kr_error *),
-                 void *arg, struct kr_error *err)
-{
-    if (db_in_transaction(conn))
-        return fn(conn, arg, err);
-    int rc = db_begin(conn, err);
-    if (rc)
-        return rc;
-    rc = fn(conn, arg, err);
-    if (rc) {
-        db_rollback(conn);
-        return rc;
-    }
-    return db_commit(conn, err);
-}
-
 /* ---- Sending ---------------------------------------------------------------------------- */
 
 struct send {
@@ -182,7 +165,7 @@ int mailbox_send(struct db_conn *conn, const struct kr_config *cfg, const struct
     if (rc)
         return rc;
     struct send s = {cfg, m, 0};
-    rc = in_tx(conn, send_tx, &s, err);
+    rc = db_transact(conn, send_tx, &s, err);
     if (rc == KR_OK && id)
         *id = s.id;
     return rc;
@@ -336,7 +319,7 @@ int mailbox_open(struct db_conn *conn, struct arena *a, int64_t account_id, int6
     if (rc || out->read_at || strcmp(out->direction, "in") != 0)
         return rc;
     struct mark_read r = {account_id, id, kr_now()};
-    rc = in_tx(conn, mark_read_tx, &r, err);
+    rc = db_transact(conn, mark_read_tx, &r, err);
     if (rc == KR_OK)
         out->read_at = r.now;
     return rc;
@@ -425,7 +408,7 @@ int mailbox_reply(struct db_conn *conn, int64_t account_id, int64_t id, const ch
         return kr_error_set(err, KR_ERR_INVALID, "text: 1 byte to %d KiB of text",
                             MAILBOX_BODY_MAX / 1024);
     struct reply r = {account_id, id, 0, body};
-    int rc = in_tx(conn, reply_tx, &r, err);
+    int rc = db_transact(conn, reply_tx, &r, err);
     if (rc == KR_OK && reply_id)
         *reply_id = r.reply_id;
     return rc;
@@ -458,7 +441,7 @@ int mailbox_archive(struct db_conn *conn, int64_t account_id, int64_t id, bool a
                     struct kr_error *err)
 {
     struct archive_step s = {account_id, id, archived};
-    return in_tx(conn, archive_tx, &s, err);
+    return db_transact(conn, archive_tx, &s, err);
 }
 
 int mailbox_file_get(struct db_conn *conn, struct arena *a, int64_t account_id, int64_t unit_id,
