@@ -13,12 +13,15 @@ ALTER TABLE account_user ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
 CREATE UNIQUE INDEX account_user_citizen_email ON account_user (email) WHERE kind <> 'staff';
 
 -- Tokens sent by e-mail; only their SHA-256 is stored.  Single use
--- (used_at), expiring.  new_email for purpose 'email'.
+-- (used_at), expiring.  new_email: the address for purpose 'email', the
+-- invited address for 'invite'; business_id: the company of an 'invite'
+-- (user_id is then the owner who invited).
 CREATE TABLE account_token (
     token_hash TEXT PRIMARY KEY,
     user_id BIGINT NOT NULL REFERENCES account_user (id) ON DELETE CASCADE,
-    purpose TEXT NOT NULL CHECK (purpose IN ('confirm', 'reset', 'email')),
+    purpose TEXT NOT NULL CHECK (purpose IN ('confirm', 'reset', 'email', 'invite')),
     new_email TEXT,
+    business_id BIGINT,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     used_at BIGINT

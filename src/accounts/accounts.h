@@ -302,6 +302,35 @@ struct account_business {
 int accounts_business_of(struct db_conn *conn, struct arena *a, int64_t user_id,
                          struct account_business *out, struct kr_error *err) KR_MUST_CHECK;
 
+/* A member of a company. */
+struct account_member {
+    int64_t id;
+    const char *display_name, *email;
+    bool owner;
+};
+
+/* The members of business_id (owner first), in a. */
+int accounts_business_members(struct db_conn *conn, struct arena *a, int64_t business_id,
+                              struct account_member **out, size_t *count,
+                              struct kr_error *err) KR_MUST_CHECK;
+
+/* The owner owner_id invites email into their company: token (valid 7
+ * days) for the mail.  KR_ERR_FORBIDDEN unless owner_id owns a company.
+ * Audited ("business.invite"). */
+int accounts_business_invite(struct db_conn *conn, int64_t owner_id, const char *email,
+                             char token[ACCOUNT_TOKEN_LEN], struct kr_error *err) KR_MUST_CHECK;
+
+/* Account id joins the company of an invitation.  The invitation is for
+ * one address: it works only for the account with that confirmed address
+ * (KR_ERR_NOT_FOUND otherwise, and for bad tokens); KR_ERR_CONFLICT when
+ * the account already acts for a company.  Audited ("business.join"). */
+int accounts_business_join(struct db_conn *conn, int64_t id, const char *token,
+                           struct kr_error *err) KR_MUST_CHECK;
+
+/* The owner removes member_id from the company (not themself). */
+int accounts_business_remove(struct db_conn *conn, int64_t owner_id, int64_t member_id,
+                             struct kr_error *err) KR_MUST_CHECK;
+
 /* Settings of account id that the pages show. */
 struct account_settings {
     bool totp_enabled;

@@ -483,6 +483,175 @@ int accounts_email_change_confirm(struct db_conn *conn, struct arena *a, const c
     return rc;
 }
 
+/* ---- Company members ------------------------------------------------------------ */
+
+#define INVITE_LIFETIME (7 * 86400)
+
+int accounts_business_members(struct db_conn *conn, struct arena *a, int64_t business_id,
+                              struct account_member **out, size_t *count, struct kr_error *err)
+{
+    struct db_stmt *st;
+    int rc = db_query(conn,
+                      "SELECT u.id, u.display_name, u.email, m.role FROM account_business_member m "
+                      "JOIN account_user u ON u.id = m.user_id WHERE m.business_id = $1 "
+                      "ORDER BY m.role DESC, u.display_name, u.id LIMIT 200",
+                      DB_PARAMS(DB_INT(business_id)), &st, err);
+    if (rc)
+        return rc;
+    struct account_member *list = arena_alloc(a, 200 * sizeof(*list));
+    size_t n = 0;
+    while (list && (rc = db_step(st, err)) == DB_ROW) {
+        struct account_member *m = &list[n++];
+        m->id = db_column_int64(st, 0);
+        m->display_name = db_column_strdup(st, 1, a);
+        m->email = db_column_is_null(st, 2) ? "" : db_column_strdup(st, 2, a);
+        m->owner = strcmp(db_column_text(st, 3), "owner") == 0;
+        if (!m->display_name || !m->email)
+            list = NULL;
+    }
+    db_finish(st);
+    if (!list)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    if (rc < 0)
+        return rc;
+    *out = list;
+    *count = n;
+    return KR_OK;
+}
+
+/* The company owner_id owns, or KR_ERR_FORBIDDEN. */
+static int owned_business(struct db_conn *conn, int64_t owner_id, int64_t *business,
+                          struct kr_error *err)
+{
+    int rc = db_query_int64(conn,
+                            "SELECT business_id FROM account_business_member "
+                            "WHERE user_id = $1 AND role = 'owner'",
+                            DB_PARAMS(DB_INT(owner_id)), business, err);
+    return rc == KR_ERR_NOT_FOUND
+               ? kr_error_set(err, KR_ERR_FORBIDDEN, "only the owner of a company may do this")
+               : rc;
+}
+
+struct invite {
+    int64_t owner, business;
+    const char *email;
+    char *token;
+};
+
+static int invite_tx(struct db_conn *conn, void *arg, struct kr_error *err)
+{
+    struct invite *v = arg;
+    char hash[65];
+    kr_random_hex(v->token, 32);
+    kr_sha256_hex(v->token, strlen(v->token), hash);
+    int64_t now = kr_now();
+    int rc =
+        db_exec(conn,
+                "INSERT INTO account_token (token_hash, user_id, purpose, new_email, "
+                "business_id, created_at, expires_at) VALUES ($1, $2, 'invite', $3, $4, $5, $6)",
+                DB_PARAMS(DB_TEXT(hash), DB_INT(v->owner), DB_TEXT(v->email), DB_INT(v->business),
+                          DB_INT(now), DB_INT(now + INVITE_LIFETIME)),
+                NULL, err);
+    if (rc)
+        return rc;
+    char actor[32];
+    accounts_actor(v->owner, actor);
+    return accounts_audit(conn, actor, "business.invite", "business", v->business,
+                          json_pack("{s:s}", "email", v->email), err);
+}
+
+int accounts_business_invite(struct db_conn *conn, int64_t owner_id, const char *email,
+                             char token[ACCOUNT_TOKEN_LEN], struct kr_error *err)
+{
+    char norm[255];
+    int rc = accounts_normalise_email(email, norm, err);
+    struct invite v = {.owner = owner_id, .email = norm, .token = token};
+    if (rc == KR_OK)
+        rc = owned_business(conn, owner_id, &v.business, err);
+    return rc ? rc : db_transact(conn, invite_tx, &v, err);
+}
+
+struct join {
+    int64_t id;
+    const char *token;
+};
+
+static int join_tx(struct db_conn *conn, void *arg, struct kr_error *err)
+{
+    struct join *j = arg;
+    size_t len = j->token ? strlen(j->token) : 0;
+    if (len != ACCOUNT_TOKEN_LEN - 1)
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "the link is invalid or has expired");
+    char hash[65];
+    kr_sha256_hex(j->token, len, hash);
+    int64_t now = kr_now();
+    int64_t business = 0;
+    /* Used up only by the account the invitation was for. */
+    int rc = db_query_int64(conn,
+                            "UPDATE account_token SET used_at = $1 WHERE token_hash = $2 "
+                            "AND purpose = 'invite' AND used_at IS NULL AND expires_at > $1 "
+                            "AND new_email = (SELECT email FROM account_user WHERE id = $3 "
+                            "AND kind <> 'staff' AND email_verified_at IS NOT NULL) "
+                            "RETURNING business_id",
+                            DB_PARAMS(DB_INT(now), DB_TEXT(hash), DB_INT(j->id)), &business, err);
+    if (rc == KR_ERR_NOT_FOUND)
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "the link is invalid or has expired");
+    if (rc)
+        return rc;
+    int64_t already = 0;
+    rc = db_query_int64(conn, "SELECT COUNT(*) FROM account_business_member WHERE user_id = $1",
+                        DB_PARAMS(DB_INT(j->id)), &already, err);
+    if (rc == KR_OK && already)
+        return kr_error_set(err, KR_ERR_CONFLICT, "the account already acts for a company");
+    if (rc == KR_OK)
+        rc = db_exec(conn,
+                     "INSERT INTO account_business_member (business_id, user_id, role, added_at) "
+                     "VALUES ($1, $2, 'member', $3)",
+                     DB_PARAMS(DB_INT(business), DB_INT(j->id), DB_INT(now)), NULL, err);
+    if (rc)
+        return rc == KR_ERR_CONFLICT ? kr_error_set(err, KR_ERR_NOT_FOUND, "no such company") : rc;
+    char actor[32];
+    accounts_actor(j->id, actor);
+    return accounts_audit(conn, actor, "business.join", "business", business, json_object(), err);
+}
+
+int accounts_business_join(struct db_conn *conn, int64_t id, const char *token,
+                           struct kr_error *err)
+{
+    struct join j = {id, token};
+    return db_transact(conn, join_tx, &j, err);
+}
+
+struct removal {
+    int64_t owner, member, business;
+};
+
+static int remove_tx(struct db_conn *conn, void *arg, struct kr_error *err)
+{
+    struct removal *r = arg;
+    int64_t changed = 0;
+    int rc = db_exec(conn,
+                     "DELETE FROM account_business_member WHERE business_id = $1 AND user_id = $2 "
+                     "AND role = 'member'",
+                     DB_PARAMS(DB_INT(r->business), DB_INT(r->member)), &changed, err);
+    if (rc)
+        return rc;
+    if (!changed)
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "no such member");
+    char actor[32];
+    accounts_actor(r->owner, actor);
+    return accounts_audit(conn, actor, "business.remove", "business", r->business,
+                          json_pack("{s:I}", "member", (json_int_t)r->member), err);
+}
+
+int accounts_business_remove(struct db_conn *conn, int64_t owner_id, int64_t member_id,
+                             struct kr_error *err)
+{
+    struct removal r = {owner_id, member_id, 0};
+    int rc = owned_business(conn, owner_id, &r.business, err);
+    return rc ? rc : db_transact(conn, remove_tx, &r, err);
+}
+
 /* ---- Company, settings ------------------------------------------------------------ */
 
 int accounts_business_of(struct db_conn *conn, struct arena *a, int64_t user_id,

@@ -16,6 +16,7 @@
 
 #include "accounts/accounts.h"
 #include "accounts/export.h"
+#include "core/text.h"
 #include "core/util.h"
 #include "http/http.h"
 #include "mail/mail.h"
@@ -713,6 +714,105 @@ static int delete_submit(struct http_request *req, struct kr_error *err)
     return rc ? rc : http_render(req, 200, "accounts/deleted", NULL);
 }
 
+/* ---- Company members --------------------------------------------------------------------------
+ */
+
+static int company_page(struct http_request *req, struct kr_error *err)
+{
+    const struct account_user *u;
+    struct db_conn *conn;
+    int rc = account_request(req, true, &u, &conn, err);
+    struct account_business b;
+    if (rc == KR_OK)
+        rc = accounts_business_of(conn, http_arena(req), u->id, &b, err);
+    if (rc)
+        return rc;
+    if (!b.name)
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "the account acts for no company");
+    struct account_member *members;
+    size_t n;
+    rc = accounts_business_members(conn, http_arena(req), b.id, &members, &n, err);
+    if (rc)
+        return rc;
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            list, json_pack("{s:I, s:s, s:s, s:b, s:b}", "id", (json_int_t)members[i].id, "name",
+                            members[i].display_name, "email", members[i].email, "is_owner",
+                            members[i].owner, "removable", b.owner && !members[i].owner));
+    const char *sent = http_query(req, "eingeladen");
+    return form_page(req, 200, "accounts/company",
+                     json_pack("{s:s, s:b, s:o, s:b}", "company", b.name, "owner", b.owner,
+                               "members", list, "invited", sent && strcmp(sent, "1") == 0),
+                     err);
+}
+
+static int company_invite(struct http_request *req, struct kr_error *err)
+{
+    const struct account_user *u;
+    struct db_conn *conn;
+    int rc = account_request(req, true, &u, &conn, err);
+    if (rc)
+        return rc;
+    char email[255];
+    char token[ACCOUNT_TOKEN_LEN];
+    struct kr_error ignored;
+    if (accounts_normalise_email(field(req, "email"), email, &ignored))
+        return kr_error_set(err, KR_ERR_INVALID, "the e-mail address is not valid");
+    rc = db_begin(conn, err);
+    if (rc == KR_OK) {
+        rc = accounts_business_invite(conn, u->id, email, token, err);
+        if (rc == KR_OK)
+            rc = queue_mail(req, conn, email, "invite",
+                            "/konto/unternehmen/beitreten?token=", token, err);
+        rc = done(conn, rc, err);
+    }
+    return rc ? rc : http_redirect(req, 303, "/konto/unternehmen?eingeladen=1");
+}
+
+static int company_remove(struct http_request *req, struct kr_error *err)
+{
+    const struct account_user *u;
+    struct db_conn *conn;
+    int rc = account_request(req, true, &u, &conn, err);
+    if (rc)
+        return rc;
+    int64_t member = 0;
+    const char *m = field(req, "member");
+    if (!m || kr_parse_int64(m, 1, INT64_MAX, &member) != KR_OK)
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "no such member");
+    rc = accounts_business_remove(conn, u->id, member, err);
+    return rc ? rc : http_redirect(req, 303, "/konto/unternehmen");
+}
+
+static int join_form(struct http_request *req, struct kr_error *err)
+{
+    if (!http_user(req)) {
+        /* Log in first, then come back to this very link. */
+        const char *token = http_query(req, "token");
+        char *enc = text_percent_encode(http_arena(req), token && strlen(token) < 128 ? token : "");
+        char *next =
+            enc ? arena_printf(http_arena(req), "/konto/unternehmen/beitreten?token=%s", enc)
+                : NULL;
+        char *enc_next = next ? text_percent_encode(http_arena(req), next) : NULL;
+        char *to = enc_next ? arena_printf(http_arena(req), "/anmelden?next=%s", enc_next) : NULL;
+        return http_redirect(req, 303, to ? to : "/anmelden");
+    }
+    return token_form(req, "accounts/join", err);
+}
+
+static int join_submit(struct http_request *req, struct kr_error *err)
+{
+    const struct account_user *u;
+    struct db_conn *conn;
+    int rc = account_request(req, true, &u, &conn, err);
+    if (rc == KR_OK)
+        rc = accounts_business_join(conn, u->id, field(req, "token"), err);
+    if (rc == KR_ERR_NOT_FOUND || rc == KR_ERR_CONFLICT)
+        return link_invalid(req, err);
+    return rc ? rc : http_redirect(req, 303, "/konto/unternehmen");
+}
+
 /* ---- Routes ------------------------------------------------------------------------------------
  */
 
@@ -747,6 +847,11 @@ int accounts_citizen_routes(struct http_server *s, struct kr_error *err)
         {HTTP_GET, "/konto/sitzungen", sessions_page},
         {HTTP_POST, "/konto/sitzungen/beenden", sessions_end},
         {HTTP_GET, "/konto/daten", export_download},
+        {HTTP_GET, "/konto/unternehmen", company_page},
+        {HTTP_POST, "/konto/unternehmen/einladen", company_invite},
+        {HTTP_POST, "/konto/unternehmen/entfernen", company_remove},
+        {HTTP_GET, "/konto/unternehmen/beitreten", join_form},
+        {HTTP_POST, "/konto/unternehmen/beitreten", join_submit},
         {HTTP_GET, "/konto/loeschen", delete_form},
         {HTTP_POST, "/konto/loeschen", delete_submit},
     };

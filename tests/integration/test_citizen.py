@@ -232,6 +232,46 @@ class CitizenTest(unittest.TestCase):
         self.assertEqual(harness.Client(self.server).login("neu@example.org", PASSWORD).status,
                          303)
 
+    def test_company_members(self):
+        owner = self.confirmed_citizen("chefin@korn.example", company="Bäckerei Korn GmbH")
+        colleague = self.confirmed_citizen("geselle@korn.example")
+        stranger = self.confirmed_citizen("fremd@korn.example")
+        page = owner.get("/konto/unternehmen")
+        self.assertEqual(page.status, 200)
+        self.assertIn("Bäckerei Korn GmbH", page.text)
+        self.assertEqual(colleague.get("/konto/unternehmen").status, 404)  # no company yet
+        self.assertEqual(colleague.post("/konto/unternehmen/einladen",
+                                        {"email": "x@korn.example"}).status, 403)
+        r = owner.post("/konto/unternehmen/einladen", {"email": "geselle@korn.example"})
+        self.assertEqual(r.status, 303)
+        [msg] = self.sink.wait_for(count=1, timeout=15)
+        self.assertEqual(msg.to, ["geselle@korn.example"])
+        path = link_of(msg)
+        token = re.search(r"token=([0-9a-f]{64})", path).group(1)
+        # Logged out: to the login, and back to the link afterwards.
+        anon = harness.Client(self.server)
+        r = anon.get(path)
+        self.assertEqual(r.status, 303)
+        self.assertTrue(r.headers["location"].startswith("/anmelden?next="))
+        # Only the invited address can use it.
+        stranger.get(path)
+        self.assertEqual(stranger.post("/konto/unternehmen/beitreten", {"token": token}).status,
+                         410)
+        colleague.get(path)
+        r = colleague.post("/konto/unternehmen/beitreten", {"token": token})
+        self.assertEqual(r.status, 303)
+        page = colleague.get("/konto/unternehmen")
+        self.assertEqual(page.status, 200)
+        self.assertIn("Bäckerei Korn GmbH", page.text)
+        self.assertNotIn("/konto/unternehmen/einladen", page.text)  # members do not invite
+        member_id = re.search(r'name="member" value="(\d+)"',
+                              owner.get("/konto/unternehmen").text).group(1)
+        self.assertEqual(colleague.post("/konto/unternehmen/entfernen",
+                                        {"member": member_id}).status, 403)
+        self.assertEqual(owner.post("/konto/unternehmen/entfernen",
+                                    {"member": member_id}).status, 303)
+        self.assertEqual(colleague.get("/konto/unternehmen").status, 404)
+
     # -- mailbox -------------------------------------------------------------------
     def send_message(self, clerk, to, subject="Ihr Antrag auf Zulassung",
                      text="Bitte reichen Sie die eVB-Nummer nach."):

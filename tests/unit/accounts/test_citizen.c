@@ -178,6 +178,31 @@ static void test_business(void **state)
     int64_t private_id = citizen(&f, "privat@example.de", NULL);
     assert_int_equal(accounts_business_of(f.conn, f.a, private_id, &b, &err), KR_OK);
     assert_null(b.name);
+    /* Members join by invitation, only with the invited address. */
+    char token[ACCOUNT_TOKEN_LEN];
+    assert_int_equal(accounts_business_invite(f.conn, private_id, "x@example.de", token, &err),
+                     KR_ERR_FORBIDDEN);
+    assert_int_equal(accounts_business_invite(f.conn, id, "Privat@Example.de", token, &err), KR_OK);
+    int64_t stranger = citizen(&f, "fremd@example.de", NULL);
+    assert_int_equal(accounts_business_join(f.conn, stranger, token, &err), KR_ERR_NOT_FOUND);
+    assert_int_equal(accounts_business_join(f.conn, private_id, "abc", &err), KR_ERR_NOT_FOUND);
+    assert_int_equal(accounts_business_join(f.conn, private_id, token, &err), KR_OK);
+    assert_int_equal(accounts_business_join(f.conn, private_id, token, &err), KR_ERR_NOT_FOUND);
+    assert_int_equal(accounts_business_of(f.conn, f.a, private_id, &b, &err), KR_OK);
+    assert_string_equal(b.name, "Bäckerei Korn GmbH");
+    assert_false(b.owner);
+    struct account_member *members;
+    size_t n;
+    assert_int_equal(accounts_business_members(f.conn, f.a, b.id, &members, &n, &err), KR_OK);
+    assert_int_equal(n, 2);
+    assert_true(members[0].owner);
+    assert_string_equal(members[1].email, "privat@example.de");
+    /* A member cannot remove; the owner cannot remove themself. */
+    assert_int_equal(accounts_business_remove(f.conn, private_id, id, &err), KR_ERR_FORBIDDEN);
+    assert_int_equal(accounts_business_remove(f.conn, id, id, &err), KR_ERR_NOT_FOUND);
+    assert_int_equal(accounts_business_remove(f.conn, id, private_id, &err), KR_OK);
+    assert_int_equal(accounts_business_of(f.conn, f.a, private_id, &b, &err), KR_OK);
+    assert_null(b.name);
     /* Deleting the only member removes the company too. */
     assert_int_equal(accounts_delete(f.conn, id, password, &err), KR_OK);
     assert_int_equal(count(&f, "SELECT COUNT(*) FROM account_business"), 0);
