@@ -45,6 +45,9 @@ static int count_failures(struct db_conn *conn, const char *column, const char *
     return db_query_int64(conn, sql, DB_PARAMS(DB_TEXT(value), DB_INT(since)), count, err);
 }
 
+/* Failures of one key after which each attempt waits longer. */
+#define PROGRESSIVE_FROM 3
+
 /* "purpose:value", or value itself for logins. */
 static void rate_key(char *out, size_t size, const char *purpose, const char *value)
 {
@@ -70,6 +73,23 @@ int accounts_rate_check(struct db_conn *conn, const char *purpose, const char *k
     if (by_key >= policy->max_failures || by_ip >= 4 * (int64_t)policy->max_failures)
         return kr_error_set(err, KR_ERR_RATE_LIMITED,
                             "too many attempts; please wait and try again later");
+    /* Below the limit the wait grows: from the third failure on, the next
+     * attempt must wait 2, 4, 8, ... seconds after the last one (no thread
+     * sleeps; the attempt is refused). */
+    if (by_key < PROGRESSIVE_FROM)
+        return KR_OK;
+    int64_t last = 0;
+    rc = db_query_int64(conn,
+                        "SELECT MAX(created_at) FROM account_login_attempt "
+                        "WHERE login = $1 AND created_at >= $2 AND success = 0",
+                        DB_PARAMS(DB_TEXT(k), DB_INT(since)), &last, err);
+    if (rc)
+        return rc;
+    int64_t wait =
+        (int64_t)1 << (by_key - PROGRESSIVE_FROM + 1 > 20 ? 20 : by_key - PROGRESSIVE_FROM + 1);
+    if (kr_now() - last < wait)
+        return kr_error_set(err, KR_ERR_RATE_LIMITED, "too many attempts; please wait %lld seconds",
+                            (long long)wait);
     return KR_OK;
 }
 

@@ -161,7 +161,15 @@ class Server:
         return self.proc.returncode
 
     # -- HTTP ----------------------------------------------------------------
+    def alive_or_explain(self):
+        """Raise with the server's last log lines when it is gone (so that a
+        refused connection says why)."""
+        if self.proc.poll() is not None:
+            raise RuntimeError("the server is gone (exit %s):\n%s" % (
+                self.proc.returncode, "".join(self.lines[-40:])))
+
     def request(self, method, path, body=None, headers=None, cookies=None):
+        self.alive_or_explain()
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         h = dict(headers or {})
         if cookies:
@@ -169,7 +177,12 @@ class Server:
         if isinstance(body, dict):
             body = urllib.parse.urlencode(body)
             h.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        conn.request(method, path, body=body, headers=h)
+        try:
+            conn.request(method, path, body=body, headers=h)
+        except ConnectionRefusedError:
+            self.alive_or_explain()
+            raise RuntimeError("connection refused by a running server; its log:\n" +
+                               "".join(self.lines[-40:]))
         resp = conn.getresponse()
         data = resp.read()
         conn.close()

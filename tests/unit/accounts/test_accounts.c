@@ -291,6 +291,28 @@ static void test_login_and_rate_limit(void **state)
                      KR_OK);
     assert_int_equal(
         accounts_login(f.conn, f.a, "e.muster", password, "192.0.2.5", &policy, &u, &err), KR_OK);
+
+    /* Below the limit, from the third failure on, each attempt waits
+     * longer: 2 s after the third, 4 s after the fourth. */
+    struct accounts_login_policy patient = {10, 900};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(accounts_login(f.conn, f.a, "e.muster", "falsch-falsch", "192.0.2.7",
+                                        &patient, &u, &err),
+                         KR_ERR_UNAUTHENTICATED);
+    assert_int_equal(
+        accounts_login(f.conn, f.a, "e.muster", password, "192.0.2.7", &patient, &u, &err),
+        KR_ERR_RATE_LIMITED);
+    assert_int_equal(db_exec(f.conn,
+                             "UPDATE account_login_attempt SET created_at = created_at - 3 "
+                             "WHERE login = 'e.muster'",
+                             NULL, 0, NULL, &e2),
+                     KR_OK);
+    assert_int_equal(
+        accounts_login(f.conn, f.a, "e.muster", "falsch-falsch", "192.0.2.7", &patient, &u, &err),
+        KR_ERR_UNAUTHENTICATED);
+    assert_int_equal(
+        accounts_login(f.conn, f.a, "e.muster", password, "192.0.2.7", &patient, &u, &err),
+        KR_ERR_RATE_LIMITED);
     close_fixture(&f);
 }
 
