@@ -134,10 +134,12 @@ int mail_address_check(const char *addr, struct kr_error *err) KR_MUST_CHECK;
 int mail_send_due(struct db_conn *conn, const struct kr_config *cfg, unsigned max, unsigned *sent,
                   struct kr_error *err) KR_MUST_CHECK;
 
-/* Send message id now, whatever its next_attempt_at (for `kreisel mail
- * send-test`).  *status_out gets "sent", "queued" (temporary failure, will
- * be retried) or "failed"; error_out (may be NULL, size error_size) the
- * last error.  KR_ERR_NOT_FOUND when there is no queued message id. */
+/* Send message id now if it is queued and due (for `kreisel mail
+ * send-test`, right after mail_enqueue).  *status_out gets "sent", "queued"
+ * (temporary failure, will be retried) or "failed"; error_out (may be NULL,
+ * size error_size) the last error.  KR_ERR_NOT_FOUND when id is not queued
+ * and due (sent, failed, waiting for a retry or being sent by another
+ * process); KR_ERR_CONFIG when smtp_url is empty or mail_from invalid. */
 int mail_send_one(struct db_conn *conn, const struct kr_config *cfg, int64_t id,
                   const char **status_out, char *error_out, size_t error_size,
                   struct kr_error *err) KR_MUST_CHECK;
