@@ -16,6 +16,7 @@
 #include "accounts/accounts_internal.h"
 #include "core/text.h"
 #include "core/util.h"
+#include "mail/mail.h"
 
 #define CONFIRM_LIFETIME (48 * 3600)
 #define RESET_LIFETIME 3600
@@ -28,28 +29,13 @@ int accounts_normalise_email(const char *email, char out[255], struct kr_error *
 {
     size_t len = email ? strlen(email) : 0;
     const char *s = email ? text_trim(email, &len) : NULL;
-    if (!s || len < 6 || len > 254)
+    if (!s || len == 0 || len > MAIL_ADDRESS_MAX)
         return kr_error_set(err, KR_ERR_INVALID, "the e-mail address is not valid");
-    const char *at = NULL;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7F || c >= 0x80 || c == '<' || c == '>' || c == ',' || c == ';' ||
-            c == '"' || c == '\\' || c == '(' || c == ')')
-            return kr_error_set(err, KR_ERR_INVALID, "the e-mail address is not valid");
-        if (c == '@') {
-            if (at)
-                return kr_error_set(err, KR_ERR_INVALID, "the e-mail address is not valid");
-            at = s + i;
-        }
-        out[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    }
+    for (size_t i = 0; i < len; i++)
+        out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
     out[len] = '\0';
-    const char *domain = at ? at + 1 : NULL;
-    const char *dot = domain ? strrchr(domain, '.') : NULL;
-    if (!at || at == s || !dot || dot == domain || (size_t)(s + len - dot) < 3 ||
-        strstr(domain, ".."))
-        return kr_error_set(err, KR_ERR_INVALID, "the e-mail address is not valid");
-    return KR_OK;
+    /* An account's address is one the mail module can send to. */
+    return mail_address_check(out, err);
 }
 
 void accounts_actor(int64_t id, char actor[32])

@@ -79,7 +79,7 @@ static void test_email_rules(void **state)
         {"two@@example.de", NULL},
         {"@example.de", NULL},
         {"erika@example", NULL},
-        {"erika@example.d", NULL},
+        {"erika@-example.de", NULL},
         {"erika@exa..mple.de", NULL},
         {"er ika@example.de", NULL},
         {"erika@example.de\r\nBcc: x@y.de", NULL},
