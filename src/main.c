@@ -324,8 +324,56 @@ static int seed_units(struct db_conn *conn, struct arena *a, int64_t *it_unit, s
     return KR_OK;
 }
 
-static int seed(struct db_conn *conn, char password[21], struct kr_error *err)
+/* Generated passwords of the demo's people, printed once. */
+struct demo_passwords {
+    char admin[21], clerk[21], citizen[21];
+};
+
+/* A clerk of the vehicle registration and a citizen with a confirmed
+ * account and a first message in the mailbox, so that the portal can be
+ * tried at once (no mail server needed). */
+static int seed_people(struct db_conn *conn, struct arena *a, const struct kr_config *cfg,
+                       struct demo_passwords *pw, struct kr_error *err)
 {
+    struct account_org_unit unit;
+    int rc = accounts_org_unit_find(conn, a, "36.1", &unit, err);
+    accounts_password_generate(pw->clerk);
+    struct account_new_user clerk = {.kind = "staff",
+                                     .login = "k.zulassung",
+                                     .email = "zulassung@landkreis-musterland.example",
+                                     .display_name = "Karla Zulassung",
+                                     .password = pw->clerk,
+                                     .org_unit_id = unit.id,
+                                     .roles = ACCOUNT_ROLE_CLERK};
+    int64_t clerk_id = 0, citizen_id = 0, existing = 0, confirmed = 0;
+    if (rc == KR_OK)
+        rc = accounts_user_add(conn, "cli:seed-demo", &clerk, &clerk_id, err);
+    accounts_password_generate(pw->citizen);
+    struct account_registration erika = {"erika.mustermann@musterland.example", "Erika Mustermann",
+                                         pw->citizen, NULL};
+    char token[ACCOUNT_TOKEN_LEN];
+    if (rc == KR_OK)
+        rc = accounts_register(conn, &erika, &citizen_id, &existing, token, err);
+    if (rc == KR_OK)
+        rc = accounts_confirm(conn, token, &confirmed, err);
+    struct mailbox_new welcome = {
+        .account_id = citizen_id,
+        .sender_id = clerk_id,
+        .unit_id = unit.id,
+        .subject = "Willkommen im Serviceportal",
+        .body = "Guten Tag Frau Mustermann,\n\nin diesem Postfach erhalten Sie Nachrichten und "
+                "Bescheide des Landkreises. Sie können hier auch antworten.\n\nMit freundlichen "
+                "Grüßen\nIhre Zulassungsstelle",
+    };
+    if (rc == KR_OK)
+        rc = mailbox_send(conn, cfg, &welcome, NULL, err);
+    return rc;
+}
+
+static int seed(struct db_conn *conn, const struct kr_config *cfg, struct demo_passwords *pw,
+                struct kr_error *err)
+{
+    char *password = pw->admin;
     struct arena *a = arena_new(0);
     if (!a)
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
@@ -344,6 +392,8 @@ static int seed(struct db_conn *conn, char password[21], struct kr_error *err)
                                          .roles = ACCOUNT_ROLE_ADMIN};
         rc = accounts_user_add(conn, "cli:seed-demo", &admin, NULL, err);
     }
+    if (rc == KR_OK)
+        rc = seed_people(conn, a, cfg, pw, err);
     if (rc == KR_OK)
         rc = db_commit(conn, err);
     if (rc)
@@ -372,9 +422,9 @@ static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
         return EXIT_SUCCESS;
     }
     arena_free(a);
-    char password[21];
+    struct demo_passwords pw;
     if (rc == KR_OK)
-        rc = seed(conn, password, &err);
+        rc = seed(conn, &ctx->cfg, &pw, &err);
     db_release(conn);
     if (rc)
         return fail(&err);
@@ -382,9 +432,15 @@ static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
            "Administrator account:\n"
            "  login:    admin\n"
            "  password: %s\n"
-           "This password is shown only now. Keep it safe or create another admin with\n"
-           "`kreisel user add --role admin`.\n",
-           KR_ARRAY_LEN(demo_units), password);
+           "A clerk of the vehicle registration (36.1):\n"
+           "  login:    k.zulassung\n"
+           "  password: %s\n"
+           "A citizen with a service account and a first message in the mailbox:\n"
+           "  login:    erika.mustermann@musterland.example\n"
+           "  password: %s\n"
+           "These passwords are shown only now. Keep them safe or create another admin\n"
+           "with `kreisel user add --role admin`.\n",
+           KR_ARRAY_LEN(demo_units), pw.admin, pw.clerk, pw.citizen);
     return EXIT_SUCCESS;
 }
 

@@ -90,7 +90,8 @@ class CommandsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0)
         self.assertIn("set up already", r.stdout)
         self.assertNotIn("password", r.stdout)
-        self.assertEqual(self.db.sql("SELECT COUNT(*) FROM account_user"), "1")
+        # admin, the demo clerk and the demo citizen, once
+        self.assertEqual(self.db.sql("SELECT COUNT(*) FROM account_user"), "3")
 
     def test_user_add(self):
         run_cli(self.db, "migrate")
@@ -116,7 +117,7 @@ class CommandsTest(unittest.TestCase):
                 r = run_cli(self.db, "user", "add", *args, *extra, stdin=stdin)
                 self.assertEqual(r.returncode, 1)
                 self.assertIn(message, r.stderr)
-        self.assertEqual(self.db.sql("SELECT COUNT(*) FROM account_user"), "2")
+        self.assertEqual(self.db.sql("SELECT COUNT(*) FROM account_user"), "4")
 
 
 class AuditVerifyTest(unittest.TestCase):
