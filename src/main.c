@@ -22,6 +22,7 @@
 #include "core/version.h"
 #include "db/db.h"
 #include "http/server.h"
+#include "oidc/oidc.h"
 #include "portal/portal.h"
 #include "template/template.h"
 
@@ -138,11 +139,14 @@ static int no_flags(struct context *ctx, int argc, char **argv)
 
 /* ---- serve ------------------------------------------------------------------ */
 
-static int register_modules(struct http_server *server, struct kr_error *err)
+static int register_modules(struct http_server *server, const struct kr_config *cfg,
+                            struct kr_error *err)
 {
     int rc = portal_http_routes(server, err);
     if (rc == KR_OK)
         rc = accounts_http_routes(server, err);
+    if (rc == KR_OK)
+        rc = oidc_http_routes(server, cfg, err);
     return rc;
 }
 
@@ -152,7 +156,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     int rc = http_server_new(&server, &ctx->cfg, ctx->db, tpl, err);
     if (rc)
         return rc;
-    rc = register_modules(server, err);
+    rc = register_modules(server, &ctx->cfg, err);
     if (rc == KR_OK)
         rc = http_server_start(server, err);
     if (rc) {

@@ -61,6 +61,15 @@ struct kr_config {
     struct kr_net metrics_allow[KR_CONFIG_MAX_NETS];
     size_t metrics_allow_count;
     enum kr_log_level log_level;
+    /* Login through the state's service account over OpenID Connect
+     * (src/oidc, docs/oidc.md); off while oidc_issuer is empty. */
+    char oidc_issuer[512];
+    char oidc_client_id[256];
+    char oidc_client_secret[512];
+    char oidc_redirect_url[512]; /* "": public_url + the callback path */
+    char oidc_scopes[256];
+    char oidc_acr_map[1024];
+    char oidc_auth_method[32];
 };
 
 /* One documented key, for `kreisel help config`, the example file and
