@@ -81,6 +81,11 @@ int oidc_acr_map_check(const char *map, struct kr_error *err) KR_MUST_CHECK;
  * "high" (static strings).  "low" when acr is NULL, empty or not in map. */
 const char *oidc_acr_assurance(const char *map, const char *acr);
 
+/* The acr values of map, highest level first, space-separated (the
+ * acr_values request parameter: providers such as oidc-provider put acr
+ * into the ID token only when asked); NULL when map is empty or on OOM. */
+char *oidc_acr_values(const char *map, struct arena *a);
+
 /* ---- ID token verification --------------------------------------------- */
 
 /* What the ID token must say.  Strings are borrowed for the call. */

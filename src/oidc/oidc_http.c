@@ -81,6 +81,9 @@ static char *authorization_url(struct http_request *req, const struct oidc_provi
     url = query_append(a, url, "nonce", nonce);
     url = query_append(a, url, "code_challenge", challenge);
     url = query_append(a, url, "code_challenge_method", "S256");
+    const char *acr_values = oidc_acr_values(cfg->oidc_acr_map, a);
+    if (acr_values)
+        url = query_append(a, url, "acr_values", acr_values);
     return query_append(a, url, "ui_locales", http_lang(req));
 }
 
@@ -210,6 +213,12 @@ static int callback(struct http_request *req, struct kr_error *err)
         return provider_error(req, error, state, session_hash);
     if (!state || !code || !*code || strlen(code) > CODE_MAX) {
         kr_error_set(err, KR_ERR_INVALID, "the callback lacks state or code");
+        return render_failure(req, FAIL_INVALID, err);
+    }
+    /* RFC 9207: a provider that names itself must be ours (mix-up attack). */
+    const char *iss = http_query(req, "iss");
+    if (iss && strcmp(iss, http_config(req)->oidc_issuer) != 0) {
+        kr_error_set(err, KR_ERR_INVALID, "the callback names another issuer");
         return render_failure(req, FAIL_INVALID, err);
     }
     struct db_conn *conn;

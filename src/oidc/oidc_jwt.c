@@ -151,6 +151,30 @@ const char *oidc_acr_assurance(const char *map, const char *acr)
     return f.level ? f.level : "low";
 }
 
+struct acr_collect {
+    struct arena *a;
+    const char *level;
+    char *out;
+};
+
+static int collect_entry(const char *acr, size_t alen, const char *level, size_t llen, void *arg)
+{
+    struct acr_collect *c = arg;
+    if (level_of(level, llen) == c->level && alen > 0 && c->out)
+        c->out = arena_printf(c->a, "%s%s%.*s", c->out, *c->out ? " " : "", (int)alen, acr);
+    return 0;
+}
+
+char *oidc_acr_values(const char *map, struct arena *a)
+{
+    struct acr_collect c = {a, NULL, arena_strdup(a, "")};
+    for (size_t i = KR_ARRAY_LEN(levels); i-- > 0;) {
+        c.level = levels[i];
+        acr_walk(map, collect_entry, &c);
+    }
+    return c.out && *c.out ? c.out : NULL;
+}
+
 /* ---- Algorithms and keys ------------------------------------------------------- */
 
 struct jws_alg {

@@ -225,6 +225,11 @@ static void test_acr_map(void **state)
     for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++)
         assert_string_equal(oidc_acr_assurance(map, cases[i].acr), cases[i].level);
     assert_string_equal(oidc_acr_assurance("", "urn:x:eid"), "low");
+    /* The request parameter: highest level first. */
+    assert_string_equal(oidc_acr_values(map, arena), "urn:x:eid urn:x:elster urn:x:basic");
+    assert_string_equal(oidc_acr_values("a=low, b=high, c=low", arena), "b a c");
+    assert_null(oidc_acr_values("", arena));
+    assert_null(oidc_acr_values(" , ", arena));
 }
 
 /* ---- ID tokens ----------------------------------------------------------------------- */
