@@ -61,8 +61,26 @@ async function atProvider(page, { consent = true } = {}) {
 
 const result = {};
 
+// Run one case; an exception (a timeout) fails it, with a screenshot, and
+// the next case still runs.
+async function scenario(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    fail(`${name}: ${e.message.split('\n')[0]}`);
+    for (const ctx of browser.contexts()) {
+      for (const p of ctx.pages()) {
+        console.error(`  open page: ${p.url()}`);
+        await p.screenshot({ path: join(artifacts, `failed-${name.replace(/ /g, '-')}.png`) })
+          .catch(() => {});
+      }
+      await ctx.close();
+    }
+  }
+}
+
 // 1. From the login page, with the button; back at Kreisel, logged in.
-{
+await scenario('first login', async () => {
   const ctx = await newContext('de');
   const page = await ctx.newPage();
   const calls = watchCallbacks(page);
@@ -87,10 +105,10 @@ const result = {};
   await axeCheck(page, 'oidc-error-replay');
   result.replay = replay.status();
   await ctx.close();
-}
+});
 
 // 3. A second login in a fresh browser finds the same account; zurueck.
-{
+await scenario('second login', async () => {
   const ctx = await newContext('en');
   const page = await ctx.newPage();
   const calls = watchCallbacks(page);
@@ -108,10 +126,10 @@ const result = {};
   await page.waitForURL((u) => u.href.startsWith(base));
   expect(page.url() === base + '/', `foreign zurueck led to ${page.url()}`);
   await ctx.close();
-}
+});
 
 // 4. A tampered state: refused, nobody logged in.
-{
+await scenario('tampered state', async () => {
   const ctx = await newContext('de');
   const page = await ctx.newPage();
   // Redirects are not routed one by one, so the consent form's POST is:
@@ -143,10 +161,10 @@ const result = {};
   expect(!(await page.textContent('header')).includes('Erika'), 'tampered state: logged in');
   result.tampered = status;
   await ctx.close();
-}
+});
 
 // 5. The citizen cancels at the provider: a polite page, in English too.
-{
+await scenario('cancelled', async () => {
   const ctx = await newContext('en');
   const page = await ctx.newPage();
   const calls = watchCallbacks(page);
@@ -161,7 +179,7 @@ const result = {};
   await axeCheck(page, 'oidc-error-cancelled');
   result.cancelled = status;
   await ctx.close();
-}
+});
 
 await browser.close();
 result.failures = failures;
