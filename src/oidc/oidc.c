@@ -53,6 +53,15 @@ int oidc_pending_create(struct db_conn *conn, const char *state, const char *ses
     int64_t now = kr_now();
     int rc = db_exec(conn, "DELETE FROM oidc_pending WHERE expires_at < $1", DB_PARAMS(DB_INT(now)),
                      NULL, err);
+    /* A few logins at once per browser (tabs) are fine; a browser that
+     * starts hundreds only keeps its newest. */
+    if (rc == KR_OK)
+        rc = db_exec(conn,
+                     "DELETE FROM oidc_pending WHERE session_hash = $1 AND state_hash NOT IN "
+                     "(SELECT state_hash FROM oidc_pending WHERE session_hash = $1 "
+                     "ORDER BY created_at DESC, state_hash LIMIT $2)",
+                     DB_PARAMS(DB_TEXT(session_hash), DB_INT(OIDC_PENDING_PER_SESSION - 1)), NULL,
+                     err);
     if (rc)
         return rc;
     return db_exec(conn,

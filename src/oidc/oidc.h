@@ -38,6 +38,8 @@
 
 /* Pending logins expire after this many seconds. */
 #define OIDC_PENDING_TTL 600
+/* Pending logins kept per browser session (the oldest go first). */
+#define OIDC_PENDING_PER_SESSION 5
 /* Clock skew tolerated for exp, iat and nbf. */
 #define OIDC_CLOCK_SKEW 120
 /* The largest ID token accepted (bytes of the compact serialisation). */
@@ -141,8 +143,8 @@ struct oidc_pending {
  * Store a pending login: the SHA-256 of state is the key, session_hash the
  * SHA-256 (hex) of the browser's session id.  return_path must be a local
  * path (http_local_path; checked again by the caller on use).  Deletes
- * expired pending logins on the way.  KR_ERR_INVALID for values of the
- * wrong shape.
+ * expired pending logins on the way, and this session's oldest beyond
+ * OIDC_PENDING_PER_SESSION.  KR_ERR_INVALID for values of the wrong shape.
  */
 int oidc_pending_create(struct db_conn *conn, const char *state, const char *session_hash,
                         const struct oidc_pending *p, struct kr_error *err) KR_MUST_CHECK;

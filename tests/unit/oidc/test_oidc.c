@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "accounts/accounts.h"
+#include "core/fault.h"
 #include "core/util.h"
 #include "oidc/oidc.h"
 #include "testdb.h"
@@ -91,6 +92,23 @@ static void test_pending_single_use(void **state)
     assert_int_equal(oidc_pending_take(f.conn, f.a, st, mine, &got, &err), KR_ERR_NOT_FOUND);
     assert_int_equal(count(&f, "SELECT COUNT(*) FROM oidc_pending"), 0);
 
+    /* At most OIDC_PENDING_PER_SESSION per browser: the oldest go. */
+    char states[OIDC_PENDING_PER_SESSION + 2][OIDC_RANDOM_LEN + 1];
+    for (int i = 0; i < OIDC_PENDING_PER_SESSION + 2; i++) {
+        oidc_random(states[i]);
+        assert_int_equal(oidc_pending_create(f.conn, states[i], mine, &p, &err), KR_OK);
+        assert_int_equal(db_exec(f.conn, "UPDATE oidc_pending SET created_at = created_at - 100",
+                                 NULL, 0, NULL, &err),
+                         KR_OK);
+    }
+    assert_int_equal(oidc_pending_create(f.conn, st, theirs, &p, &err), KR_OK);
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM oidc_pending"), OIDC_PENDING_PER_SESSION + 1);
+    assert_int_equal(oidc_pending_take(f.conn, f.a, states[0], mine, &got, &err), KR_ERR_NOT_FOUND);
+    assert_int_equal(
+        oidc_pending_take(f.conn, f.a, states[OIDC_PENDING_PER_SESSION + 1], mine, &got, &err),
+        KR_OK);
+    assert_int_equal(oidc_pending_take(f.conn, f.a, st, theirs, &got, &err), KR_OK);
+
     /* Bad shapes. */
     struct oidc_pending bad = {nonce, verifier, "https://evil.example/"};
     assert_int_equal(oidc_pending_create(f.conn, st, mine, &bad, &err), KR_ERR_INVALID);
@@ -161,11 +179,43 @@ static void test_identity_first_and_later_login(void **state)
     close_fixture(&f);
 }
 
+/* A failure at any statement of a first login leaves nothing behind: no
+ * account without its link, no link without its audit entry. */
+static void test_identity_login_all_or_nothing(void **state)
+{
+    struct fixture f;
+    open_fixture(state, &f);
+    struct kr_error err;
+    struct oidc_claims c = {.issuer = "https://id.example", .subject = "p-2", .name = "Max"};
+    struct oidc_login_result res;
+    long nth;
+    for (nth = 1; nth < 100; nth++) {
+        kr_fault_arm(KR_FAULT_DB_STEP, nth);
+        int rc = oidc_identity_login(f.conn, f.a, &c, "low", &res, &err);
+        long fired = kr_fault_fired(KR_FAULT_DB_STEP);
+        kr_fault_disarm();
+        if (rc == KR_OK) {
+            assert_int_equal(fired, 0);
+            break;
+        }
+        assert_int_equal(fired, 1);
+        assert_int_equal(res.user_id, 0);
+        assert_int_equal(count(&f, "SELECT COUNT(*) FROM account_user"), 0);
+        assert_int_equal(count(&f, "SELECT COUNT(*) FROM oidc_identity"), 0);
+        assert_int_equal(count(&f, "SELECT COUNT(*) FROM audit_entry"), 0);
+    }
+    assert_true(nth > 3); /* the loop really failed several statements */
+    assert_true(res.created);
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM oidc_identity"), 1);
+    close_fixture(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TESTDB_BOTH(test_pending_single_use),
         TESTDB_BOTH(test_identity_first_and_later_login),
+        TESTDB_BOTH(test_identity_login_all_or_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
