@@ -128,7 +128,7 @@ class OidcFlowTest(unittest.TestCase):
 
     def test_login_page_offers_the_service_account(self):
         r = self.server.request("GET", "/anmelden")
-        self.assertIn('action="/anmelden/servicekonto"', r.text)
+        self.assertIn('href="/anmelden/servicekonto"', r.text)
 
     def test_redirect_carries_pkce_state_nonce_and_acr(self):
         _, loc, q = self.start()
