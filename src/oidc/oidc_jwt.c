@@ -504,32 +504,47 @@ static int check_claims(const json_t *pl, const struct oidc_expect *ex, struct k
     return KR_OK;
 }
 
-static const char *claim_text(struct arena *a, const json_t *pl, const char *name)
+/* A string claim copied into the arena; NULL when absent or empty.  A copy
+ * that fails sets *oom, so that a claim is never silently lost. */
+static const char *claim_text(struct arena *a, const json_t *pl, const char *name, bool *oom)
 {
     const char *s = json_string_value(json_object_get(pl, name));
-    return s && *s ? arena_strdup(a, s) : NULL;
+    if (!s || !*s)
+        return NULL;
+    char *copy = arena_strdup(a, s);
+    *oom = *oom || !copy;
+    return copy;
 }
 
-static void extract_claims(struct arena *a, const json_t *pl, struct oidc_claims *out)
+static int extract_claims(struct arena *a, const json_t *pl, struct oidc_claims *out,
+                          struct kr_error *err)
 {
+    bool oom = false;
     memset(out, 0, sizeof(*out));
-    out->issuer = claim_text(a, pl, "iss");
-    out->subject = claim_text(a, pl, "sub");
-    out->name = claim_text(a, pl, "name");
-    const char *given = claim_text(a, pl, "given_name");
-    const char *family = claim_text(a, pl, "family_name");
-    if (!out->name && given && family)
+    out->issuer = claim_text(a, pl, "iss", &oom);
+    out->subject = claim_text(a, pl, "sub", &oom);
+    out->name = claim_text(a, pl, "name", &oom);
+    const char *given = claim_text(a, pl, "given_name", &oom);
+    const char *family = claim_text(a, pl, "family_name", &oom);
+    if (!out->name && given && family) {
         out->name = arena_printf(a, "%s %s", given, family);
-    else if (!out->name)
+        oom = oom || !out->name;
+    } else if (!out->name) {
         out->name = family ? family : given;
-    out->email = claim_text(a, pl, "email");
+    }
+    out->email = claim_text(a, pl, "email", &oom);
     const json_t *ev = json_object_get(pl, "email_verified");
     /* Some providers send the boolean as a string. */
     out->email_verified =
         json_is_true(ev) || (json_is_string(ev) && strcmp(json_string_value(ev), "true") == 0);
-    out->acr = claim_text(a, pl, "acr");
+    out->acr = claim_text(a, pl, "acr", &oom);
     (void)claim_time(pl, "iat", &out->issued_at);
     (void)claim_time(pl, "exp", &out->expires_at);
+    if (oom) {
+        memset(out, 0, sizeof(*out));
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    }
+    return KR_OK;
 }
 
 int oidc_id_token_verify(struct arena *a, const char *token, const json_t *jwks,
@@ -543,6 +558,6 @@ int oidc_id_token_verify(struct arena *a, const char *token, const json_t *jwks,
     if (rc == KR_OK)
         rc = check_claims(p.payload, expect, err);
     if (rc == KR_OK)
-        extract_claims(a, p.payload, out);
+        rc = extract_claims(a, p.payload, out, err);
     return rc;
 }

@@ -18,6 +18,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
 
+#include "core/fault.h"
 #include "core/util.h"
 #include "oidc/oidc.h"
 
@@ -369,13 +370,39 @@ static void test_claims(void **state)
     assert_int_equal(verify(make_token(rsa_key, "RS256", "rsa-1", cl), NULL), KR_OK);
 }
 
+/* Out of memory at any allocation: an error, never a crash, a leak or a
+ * token accepted on half-parsed data. */
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    char *token = make_token(rsa_key, "RS256", "rsa-1", good_claims());
+    long nth;
+    for (nth = 1; nth < 500; nth++) {
+        struct arena *a = arena_new(0);
+        struct oidc_expect ex = {ISS, CLIENT, NONCE, NOW, OIDC_CLOCK_SKEW};
+        struct oidc_claims c;
+        struct kr_error err;
+        kr_fault_arm(KR_FAULT_ALLOC, nth);
+        int rc = oidc_id_token_verify(a, token, jwks, &ex, &c, &err);
+        long fired = kr_fault_fired(KR_FAULT_ALLOC);
+        kr_fault_disarm();
+        arena_free(a);
+        if (!fired) {
+            assert_int_equal(rc, KR_OK);
+            break;
+        }
+        assert_int_not_equal(rc, KR_OK);
+    }
+    assert_true(nth > 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_base64url), cmocka_unit_test(test_pkce_and_random),
         cmocka_unit_test(test_acr_map),   cmocka_unit_test(test_valid_tokens),
         cmocka_unit_test(test_tampered),  cmocka_unit_test(test_refused_algorithms),
-        cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_claims),    cmocka_unit_test(test_allocation_failures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
