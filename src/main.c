@@ -29,6 +29,7 @@
 #include "mail/mail.h"
 #include "mailbox/mailbox.h"
 #include "mailbox/mailbox_http.h"
+#include "oidc/oidc.h"
 #include "portal/portal.h"
 #include "template/template.h"
 
@@ -151,13 +152,16 @@ static int no_flags(struct context *ctx, int argc, char **argv)
 
 /* ---- serve ------------------------------------------------------------------ */
 
-static int register_modules(struct http_server *server, struct kr_error *err)
+static int register_modules(struct http_server *server, const struct kr_config *cfg,
+                            struct kr_error *err)
 {
     int rc = portal_http_routes(server, err);
     if (rc == KR_OK)
         rc = accounts_http_routes(server, err);
     if (rc == KR_OK)
         rc = mailbox_http_routes(server, err);
+    if (rc == KR_OK)
+        rc = oidc_http_routes(server, cfg, err);
     /* The sections of "download all data about me", one per module that
      * stores personal data. */
     if (rc == KR_OK && accounts_export_register("mailbox", mailbox_export) != KR_OK)
@@ -172,7 +176,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     int rc = http_server_new(&server, &ctx->cfg, ctx->db, tpl, err);
     if (rc)
         return rc;
-    rc = register_modules(server, err);
+    rc = register_modules(server, &ctx->cfg, err);
     if (rc == KR_OK)
         rc = mail_sender_start(&ctx->cfg, ctx->db, &mail, err);
     if (rc == KR_OK)

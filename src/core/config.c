@@ -40,6 +40,12 @@ struct key_def {
 #define OFF(f) offsetof(struct kr_config, f)
 #define SZ(f) sizeof(((struct kr_config *)0)->f)
 
+/* A plain text key (the oidc_* ones are checked by src/oidc at start). */
+#define TEXT_KEY(name, def, doc)                                                                   \
+    {                                                                                              \
+        {#name, def, doc}, K_STRING, OFF(name), SZ(name), 0, 0, 0                                  \
+    }
+
 static const struct key_def keys[] = {
     {{"listen", "127.0.0.1:8080",
       "Address and port to listen on: 127.0.0.1:8080, [::1]:8080, 0.0.0.0:80."},
@@ -274,6 +280,23 @@ static const struct key_def keys[] = {
      1,
      3600,
      0},
+    TEXT_KEY(oidc_issuer, "",
+             "OpenID Connect: issuer URL of the state's service account (BundID etc.); its "
+             "discovery document is ISSUER/.well-known/openid-configuration. Empty: no "
+             "login with the service account."),
+    TEXT_KEY(oidc_client_id, "", "OpenID Connect: the client id the provider registered."),
+    TEXT_KEY(oidc_client_secret, "", "OpenID Connect: the client secret."),
+    TEXT_KEY(oidc_redirect_url, "",
+             "OpenID Connect: the redirect URI registered at the provider. Empty: "
+             "public_url + /anmelden/servicekonto/antwort."),
+    TEXT_KEY(oidc_scopes, "openid email profile",
+             "OpenID Connect: scopes requested (space-separated; must contain openid)."),
+    TEXT_KEY(oidc_acr_map, "",
+             "OpenID Connect: acr values and the eIDAS level each stands for, e.g. "
+             "urn:x:eid=high, urn:x:elster=substantial. Absent or unknown acr: low."),
+    TEXT_KEY(oidc_auth_method, "client_secret_basic",
+             "OpenID Connect: client authentication at the token endpoint, "
+             "client_secret_basic or client_secret_post."),
 };
 
 const struct kr_config_key_info *kr_config_keys(size_t *count)

@@ -74,6 +74,15 @@ struct kr_config {
     unsigned mail_retry_max_age; /* seconds */
     unsigned mail_purge_after;   /* seconds */
     unsigned mail_poll_interval; /* seconds */
+    /* Login through the state's service account over OpenID Connect
+     * (src/oidc, docs/oidc.md); off while oidc_issuer is empty. */
+    char oidc_issuer[512];
+    char oidc_client_id[256];
+    char oidc_client_secret[512];
+    char oidc_redirect_url[512]; /* "": public_url + the callback path */
+    char oidc_scopes[256];
+    char oidc_acr_map[1024];
+    char oidc_auth_method[32];
 };
 
 /* One documented key, for `kreisel help config`, the example file and

@@ -179,6 +179,12 @@ int64_t http_session_pending(struct http_request *req);
 /* The cookie token of the request's session (NULL without one), for
  * functions that mark "this session" in lists. */
 const char *http_session_token(struct http_request *req);
+/* SHA-256 (64 hex digits + NUL) of the browser's session id, creating an
+ * anonymous session when there is none, so that server-side state (a
+ * pending identity-provider login) can be bound to this browser without
+ * storing the id itself. */
+int http_session_id_hash(struct http_request *req, char out[65],
+                         struct kr_error *err) KR_MUST_CHECK;
 
 /* End the session and clear the cookie. */
 int http_session_logout(struct http_request *req, struct kr_error *err) KR_MUST_CHECK;

@@ -235,6 +235,21 @@ int http_session_ensure(struct http_request *req, struct kr_error *err)
     return start_session(req, 0, NULL, err);
 }
 
+int http_session_id_hash(struct http_request *req, char out[65], struct kr_error *err)
+{
+    int rc = http_session_ensure(req, err);
+    if (rc)
+        return rc;
+    /* A session created during this request has its token in the struct;
+     * an existing one is known only by the cookie. */
+    const char *token =
+        req->session.token[0] ? req->session.token : cookie(req, http_session_cookie_name(req));
+    if (!token)
+        return kr_error_set(err, KR_ERR_INTERNAL, "a session without a token");
+    kr_sha256_hex(token, strlen(token), out);
+    return KR_OK;
+}
+
 static int destroy_current(struct http_request *req, struct kr_error *err)
 {
     const char *token = cookie(req, http_session_cookie_name(req));

@@ -181,6 +181,8 @@ static json_t *site_context(struct http_request *req)
     json_object_set_new(site, "request_id", json_string(req->request_id));
     json_object_set_new(site, "asset_version", json_string(static_files_version(s->statics)));
     json_object_set_new(site, "path", json_string(req->path ? req->path : "/"));
+    /* The login page offers the state's service account when configured. */
+    json_object_set_new(site, "oidc_login", json_boolean(s->cfg->oidc_issuer[0] != '\0'));
     http_request_load_session(req);
     if (req->has_session && req->session.csrf_token)
         json_object_set_new(site, "csrf_token", json_string(req->session.csrf_token));
