@@ -2,6 +2,7 @@
  * main.c - command-line dispatch: parse the command and its flags, set up
  * what it needs, run it.  Exit status: 0 success, 1 failure, 2 usage error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,11 +17,13 @@
 #include "accounts/accounts.h"
 #include "accounts/accounts_http.h"
 #include "audit/audit.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/version.h"
 #include "db/db.h"
+#include "einvoice/einvoice.h"
 #include "http/server.h"
 #include "portal/portal.h"
 #include "template/template.h"
@@ -42,6 +45,10 @@ static const char usage_text[] =
     "                   Roles: clerk, head_of_unit, cash_office, records_manager,\n"
     "                   procurement, admin\n"
     "  audit verify     check the audit log's hash chain (exit 1 when broken)\n"
+    "  invoice validate [--json] FILE...\n"
+    "                   check e-invoices (XRechnung, EN 16931; UBL or CII): exit 0\n"
+    "                   when all are accepted, 1 when one is rejected, 2 when one\n"
+    "                   cannot be read\n"
     "  version          print the version\n"
     "  help [config]    this text, or the configuration keys\n"
     "\n"
@@ -486,6 +493,110 @@ static int cmd_audit(struct context *ctx, int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
+/* ---- invoice validate ------------------------------------------------------------------ */
+
+/* Read a whole file, at most EINVOICE_MAX_SIZE bytes (+1 to detect more). */
+static char *read_file(const char *path, size_t *len, char *why, size_t why_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, why_size, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    struct buf b;
+    buf_init(&b, (size_t)EINVOICE_MAX_SIZE + 1);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && buf_append(&b, chunk, n) == KR_OK)
+        ;
+    bool failed = ferror(f);
+    fclose(f);
+    if (failed || buf_status(&b) || b.len > EINVOICE_MAX_SIZE) {
+        snprintf(why, why_size, failed ? "read error" : "larger than %u bytes", EINVOICE_MAX_SIZE);
+        buf_release(&b);
+        return NULL;
+    }
+    char *data = buf_detach(&b, len);
+    return data ? data : strdup("");
+}
+
+/* Validate one file; returns its exit status (0, 1, 2).  Appends to json
+ * when given, else prints the text report. */
+static int validate_file(struct einvoice_validator *v, const char *path, json_t *json)
+{
+    char why[256];
+    size_t len = 0;
+    char *data = read_file(path, &len, why, sizeof(why));
+    struct arena *a = arena_new(0);
+    struct einvoice_report *r = NULL, unread = {.verdict = EINVOICE_UNREADABLE, .reason = why};
+    struct kr_error err;
+    kr_error_clear(&err);
+    if (!a || (data && einvoice_validate(v, a, data, len, &r, &err)))
+        snprintf(why, sizeof(why), "out of memory");
+    if (!r)
+        r = &unread;
+    int st = r->verdict == EINVOICE_ACCEPT ? 0 : r->verdict == EINVOICE_REJECT ? 1 : 2;
+    if (json) {
+        json_t *o = einvoice_report_json(r);
+        json_object_set_new(o, "file", json_string(path));
+        json_array_append_new(json, o);
+    } else {
+        struct buf out;
+        buf_init(&out, 16 * 1024 * 1024);
+        (void)einvoice_report_text(r, path, &out);
+        fputs(buf_cstr(&out), stdout);
+        buf_release(&out);
+    }
+    arena_free(a);
+    free(data);
+    return st;
+}
+
+static int cmd_invoice(struct context *ctx, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "validate") != 0)
+        return usage_error("unknown invoice command '%s'", argc < 2 ? "" : argv[1]);
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {NULL, 0, NULL, 0}};
+    bool as_json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, "+", opts, NULL)) != -1) {
+        if (c == 'c')
+            ctx->config_path = optarg;
+        else if (c == 'j')
+            as_json = true;
+        else
+            return usage_error("invalid option for %s", "invoice validate");
+    }
+    if (optind >= argc - 1)
+        return usage_error("%s needs at least one FILE", "invoice validate");
+    struct kr_error err;
+    kr_error_clear(&err);
+    struct einvoice_validator *v = NULL;
+    int rc = load_config(ctx, &err);
+    if (rc == KR_OK)
+        rc = einvoice_validator_new(ctx->cfg.einvoice_schema_dir, &v, &err);
+    if (rc)
+        return fail(&err) == EXIT_FAILURE ? EXIT_USAGE : EXIT_USAGE;
+    json_t *json = as_json ? json_array() : NULL;
+    int worst = 0;
+    for (int i = optind + 1; i < argc; i++) {
+        int st = validate_file(v, argv[i], json);
+        worst = st > worst ? st : worst;
+    }
+    if (json) {
+        char *text = json_dumps(json, JSON_INDENT(2));
+        if (text)
+            puts(text);
+        free(text);
+        json_decref(json);
+    }
+    einvoice_validator_free(v);
+    return worst;
+}
+
 /* ---- version, help ------------------------------------------------------------------------ */
 
 static int cmd_version(struct context *ctx, int argc, char **argv)
@@ -527,7 +638,7 @@ static const struct {
 } commands[] = {
     {"serve", cmd_serve}, {"migrate", cmd_migrate}, {"seed-demo", cmd_seed_demo},
     {"user", cmd_user},   {"audit", cmd_audit},     {"version", cmd_version},
-    {"help", cmd_help},
+    {"help", cmd_help},   {"invoice", cmd_invoice},
 };
 
 int main(int argc, char **argv)
