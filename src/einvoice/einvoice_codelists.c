@@ -22,9 +22,14 @@ static void party_ids(struct ei_ctx *c, const struct ei_party *p, bool sepa_ok)
             continue;
         if (sepa_ok && ei_eq(&id->scheme, "SEPA"))
             continue;
-        code(c, "BR-CL-10", EI_CL_ICD, &id->scheme,
-             "Any identifier identification scheme identifier MUST be coded using one of the "
-             "ISO 6523 ICD list.");
+        if (id->registration)
+            code(c, "BR-CL-11", EI_CL_ICD, &id->scheme,
+                 "Any registration identifier identification scheme identifier MUST be coded "
+                 "using one of the ISO 6523 ICD list.");
+        else
+            code(c, "BR-CL-10", EI_CL_ICD, &id->scheme,
+                 "Any identifier identification scheme identifier MUST be coded using one of the "
+                 "ISO 6523 ICD list.");
     }
     code(c, "BR-CL-11", EI_CL_ICD, &p->legal_id.scheme,
          "Any registration identifier identification scheme identifier MUST be coded using one "

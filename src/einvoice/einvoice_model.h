@@ -35,6 +35,7 @@ struct ei_val {
 struct ei_id {
     struct ei_val v;
     struct ei_val scheme;
+    bool registration; /* CII party ram:ID: checked as a registration id */
 };
 
 /* A growable array in the arena. */
@@ -87,6 +88,7 @@ struct ei_payment { /* BG-16 */
     size_t credit_transfers;
     struct ei_val account;                     /* BT-84 of the first credit transfer */
     xmlNode *card;                             /* BG-18 */
+    xmlNode *creditor_institution;             /* CII: BT-86 outside BT-84\'s element */
     xmlNode *mandate;                          /* BG-19 (UBL PaymentMandate, CII: see parser) */
     struct ei_val mandate_id, debited_account; /* BT-89, BT-91 */
 };
@@ -137,17 +139,18 @@ struct ei_invoice {
     xmlNode *totals_node;
     struct ei_val sum_lines, allowance_total, charge_total, total_without_vat;
     struct ei_val total_with_vat, prepaid, rounding, payable;
-    struct ei_vec vat_totals;     /* BT-110/BT-111: struct ei_val with currencyID */
-    struct ei_vec vat_totals_cur; /* currencyID of each, struct ei_val */
-    size_t tax_totals;            /* UBL TaxTotal elements */
-    size_t tax_totals_with_sub;   /* of which with TaxSubtotal */
-    struct ei_vec vat;            /* struct ei_vat */
-    struct ei_vec allowances;     /* struct ei_allowance, both kinds */
-    struct ei_vec payments;       /* struct ei_payment */
-    struct ei_vec lines;          /* struct ei_line */
-    struct ei_vec attachments;    /* struct ei_attachment */
-    struct ei_vec third_party;    /* UBL PrepaidPayment (extension) nodes */
-    size_t sub_lines;             /* extension sub invoice lines */
+    struct ei_vec vat_totals;         /* BT-110/BT-111: struct ei_val with currencyID */
+    struct ei_vec vat_totals_cur;     /* currencyID of each, struct ei_val */
+    struct ei_vec vat_totals_checked; /* BR-CO-14: totals that must add up */
+    size_t tax_totals;                /* UBL TaxTotal elements */
+    size_t tax_totals_with_sub;       /* of which with TaxSubtotal */
+    struct ei_vec vat;                /* struct ei_vat */
+    struct ei_vec allowances;         /* struct ei_allowance, both kinds */
+    struct ei_vec payments;           /* struct ei_payment */
+    struct ei_vec lines;              /* struct ei_line */
+    struct ei_vec attachments;        /* struct ei_attachment */
+    struct ei_vec third_party;        /* UBL PrepaidPayment (extension) nodes */
+    size_t sub_lines;                 /* extension sub invoice lines */
 };
 
 /* Append item to vec (arena-grown).  KR_OK or KR_ERR_NOMEM. */

@@ -31,7 +31,7 @@ static int push_id(struct arena *a, struct ei_vec *vec, xmlNode *e, const char *
 
 static struct ei_id get_id(struct arena *a, xmlNode *p, const char *path, const char *attr)
 {
-    struct ei_id id;
+    struct ei_id id = {0};
     id.v = GET(p, path);
     id.scheme = ei_attr(id.v.node, attr);
     return id;
@@ -179,8 +179,11 @@ static int ubl_tax_total(struct arena *a, xmlNode *t, struct ei_invoice *inv)
         return KR_ERR_NOMEM;
     *amount = GET(t, "cbc:TaxAmount");
     *cur = ei_attr(amount->node, "currencyID");
-    if (ei_child(t, "cac:TaxSubtotal"))
+    if (ei_child(t, "cac:TaxSubtotal")) {
         inv->tax_totals_with_sub++;
+        if (ei_vec_push(a, &inv->vat_totals_checked, amount))
+            return KR_ERR_NOMEM;
+    }
     for (xmlNode *s = ei_child(t, "cac:TaxSubtotal"); s; s = ei_next(s, "cac:TaxSubtotal")) {
         struct ei_vat *v = push_new(a, &inv->vat, sizeof(*v));
         if (!v)
@@ -344,8 +347,11 @@ static int cii_party(struct arena *a, xmlNode *n, struct ei_party *p)
     p->tax_reg_id = cii_tax_reg(a, n, "FC");
     p->endpoint = get_id(a, n, "ram:URIUniversalCommunication/ram:URIID", "schemeID");
     int rc = KR_OK;
-    for (xmlNode *i = ei_child(n, "ram:ID"); i && !rc; i = ei_next(i, "ram:ID"))
+    for (xmlNode *i = ei_child(n, "ram:ID"); i && !rc; i = ei_next(i, "ram:ID")) {
         rc = push_id(a, &p->ids, i, "schemeID");
+        if (rc == KR_OK)
+            ((struct ei_id *)p->ids.items[p->ids.n - 1])->registration = true;
+    }
     for (xmlNode *i = ei_child(n, "ram:GlobalID"); i && !rc; i = ei_next(i, "ram:GlobalID"))
         rc = push_id(a, &p->ids, i, "schemeID");
     xmlNode *addr = ei_child(n, "ram:PostalTradeAddress");
@@ -433,6 +439,7 @@ static int cii_payment(struct arena *a, xmlNode *n, xmlNode *settlement, struct 
     if (!ei_has(&p->account))
         p->account = GET(n, "ram:PayeePartyCreditorFinancialAccount/ram:ProprietaryID");
     p->card = ei_child(n, "ram:ApplicableTradeSettlementFinancialCard");
+    p->creditor_institution = ei_child(n, "ram:PayeeSpecifiedCreditorFinancialInstitution");
     p->mandate = ei_child(n, "ram:PayerPartyDebtorFinancialAccount");
     p->mandate_id = GET(settlement, "ram:SpecifiedTradePaymentTerms/ram:DirectDebitMandateID");
     p->debited_account = GET(n, "ram:PayerPartyDebtorFinancialAccount/ram:IBANID");
@@ -464,6 +471,9 @@ static int cii_tax(struct arena *a, xmlNode *s, struct ei_invoice *inv)
             return KR_ERR_NOMEM;
         *amount = ei_node_val(a, t);
         *cur = ei_attr(t, "currencyID");
+        if (inv->currency.s && ei_eq(cur, inv->currency.s) &&
+            ei_vec_push(a, &inv->vat_totals_checked, amount))
+            return KR_ERR_NOMEM;
     }
     return KR_OK;
 }

@@ -21,7 +21,7 @@ static void dex_party(struct ei_ctx *c, const struct ei_party *p, bool sepa_ok)
     EACH(const struct ei_id, id, p->ids)
     {
         if (!(sepa_ok && ei_eq(&id->scheme, "SEPA")))
-            dex_code(c, "BR-DEX-04", EI_CL_ICD_XR, &id->scheme, m);
+            dex_code(c, id->registration ? "BR-DEX-05" : "BR-DEX-04", EI_CL_ICD_XR, &id->scheme, m);
     }
     dex_code(c, "BR-DEX-05", EI_CL_ICD_XR, &p->legal_id.scheme, m);
     dex_code(c, "BR-DEX-07", EI_CL_EAS_XR, &p->endpoint.scheme,
@@ -212,7 +212,7 @@ static void tax_totals(struct ei_ctx *c)
     }
     xmlNode *at = inv->syntax == EINVOICE_SYNTAX_CII && inv->totals_node ? inv->totals_node->parent
                                                                          : inv->root;
-    if (with_sub != 1)
+    if (inv->syntax == EINVOICE_SYNTAX_CII ? with_sub > 1 : with_sub != 1)
         FATAL("PEPPOL-EN16931-R053", at,
               "Only one tax total with tax subtotals MUST be "
               "provided.");

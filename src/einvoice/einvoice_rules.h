@@ -30,6 +30,13 @@ static inline bool ei_same(double a, double b)
     return fabs(a - b) < 1e-9 * (1.0 + fabs(a) + fabs(b));
 }
 
+/* Within one currency unit, as the CEN artefacts (1.3.x) check the VAT
+ * arithmetic: abs(a) - 1 < abs(b) < abs(a) + 1. */
+static inline bool ei_within_unit(double a, double b)
+{
+    return fabs(fabs(a) - fabs(b)) < 1.0;
+}
+
 /* The number of a term, 0 when absent or not a number (XPath sum() treats
  * absent as nothing; the rules that need NaN semantics check ei_num). */
 static inline double ei_num0(const struct ei_val *v)

@@ -36,18 +36,23 @@ bool ei_any_vat_cat(const struct ei_invoice *inv, const char *cat)
     return false;
 }
 
-/* The VAT total (BT-110) in the invoice currency; false when absent. */
+/* The VAT total (BT-110) in the invoice currency, summed over every total
+ * in that currency as the Schematron's XPath does; false when absent. */
 static bool vat_total(const struct ei_invoice *inv, double *out)
 {
+    bool found = false;
+    *out = 0;
     for (size_t i = 0; i < inv->vat_totals.n; i++) {
         const struct ei_val *amount = inv->vat_totals.items[i];
         const struct ei_val *cur = inv->vat_totals_cur.items[i];
         if (!ei_has(amount))
             continue;
-        if (inv->vat_totals.n == 1 || (cur->s && inv->currency.s && ei_eq(cur, inv->currency.s)))
-            return ei_num(amount, out);
+        if (inv->vat_totals.n == 1 || (cur->s && inv->currency.s && ei_eq(cur, inv->currency.s))) {
+            *out += ei_num0(amount);
+            found = true;
+        }
     }
-    return false;
+    return found;
 }
 
 static void sums(struct ei_ctx *c)
@@ -90,7 +95,10 @@ static void sums(struct ei_ctx *c)
               "Sum of charges on document level (BT-108).");
     double vt = 0;
     bool has_vt = vat_total(inv, &vt);
-    if (ei_has(&inv->total_with_vat) && ei_num(&inv->total_with_vat, &d) &&
+    /* CEN 1.3.16 (CII) also accepts a total equal to the amount without VAT. */
+    bool cii_plain = inv->syntax == EINVOICE_SYNTAX_CII && ei_num(&inv->total_with_vat, &d) &&
+                     ei_same(d, ei_num0(&inv->total_without_vat));
+    if (ei_has(&inv->total_with_vat) && ei_num(&inv->total_with_vat, &d) && !cii_plain &&
         !ei_same(d, ei_round2(ei_num0(&inv->total_without_vat) + vt)))
         FATAL("BR-CO-15", t,
               "Invoice total amount with VAT (BT-112) = Invoice total amount "
@@ -115,22 +123,26 @@ static void vat_sums(struct ei_ctx *c)
     double sum = 0, vt;
     EACH(const struct ei_vat, v, inv->vat)
     sum += ei_num0(&v->tax);
-    if (inv->vat.n && vat_total(inv, &vt) && !ei_same(vt, ei_round2(sum)))
-        FATAL("BR-CO-14", inv->totals_node ? inv->totals_node : inv->root,
-              "Invoice total VAT amount (BT-110) = Σ VAT category tax amount (BT-117).");
+    EACH(const struct ei_val, t, inv->vat_totals_checked)
+    {
+        if (inv->vat.n && (!ei_num(t, &vt) || !ei_same(vt, ei_round2(sum))))
+            FATAL("BR-CO-14", t->node,
+                  "Invoice total VAT amount (BT-110) = Σ VAT category tax "
+                  "amount (BT-117).");
+    }
     EACH(const struct ei_vat, v, inv->vat)
     {
         double taxable, tax, rate;
         if (ei_num(&v->rate, &rate) && ei_num(&v->taxable, &taxable) && ei_num(&v->tax, &tax) &&
-            !ei_same(tax, ei_round2(taxable * rate / 100.0)))
+            !ei_within_unit(tax, ei_round2(fabs(taxable) * rate / 100.0)))
             FATAL("BR-CO-17", v->node,
                   "VAT category tax amount (BT-117) = VAT category taxable "
                   "amount (BT-116) x (VAT category rate (BT-119) / 100), "
                   "rounded to two decimals.");
     }
     double payable;
-    if (ei_num(&inv->payable, &payable) && payable > 0 && !ei_has(&inv->due_date) &&
-        !ei_has(&inv->payment_terms))
+    if (inv->syntax != EINVOICE_SYNTAX_UBL_CREDITNOTE && ei_num(&inv->payable, &payable) &&
+        payable > 0 && !ei_has(&inv->due_date) && !ei_has(&inv->payment_terms))
         FATAL("BR-CO-25", inv->totals_node,
               "In case the Amount due for payment (BT-115) is "
               "positive, either the Payment due date (BT-9) or the "
@@ -223,10 +235,13 @@ static bool rate_ok(const struct category *k, const struct ei_val *rate)
 static void category_ids(struct ei_ctx *c, const struct category *k)
 {
     const struct ei_invoice *inv = c->inv;
+    bool cii = inv->syntax == EINVOICE_SYNTAX_CII;
     bool seller = ei_has(&inv->seller.vat_id) || ei_has(&inv->seller.tax_reg_id);
     bool rep = ei_has(&inv->taxrep.vat_id);
-    bool buyer = ei_has(&inv->buyer.vat_id);
-    bool legal = ei_has(&inv->seller.legal_id.v);
+    bool buyer = ei_has(&inv->buyer.vat_id) || (!cii && ei_has(&inv->buyer.tax_reg_id));
+    bool legal = !cii && ei_has(&inv->seller.legal_id.v);
+    if (cii && !strcmp(k->code, "O")) /* CII checks only VAT identifiers here */
+        seller = ei_has(&inv->seller.vat_id);
     bool line_ok, ac_ok;
     if (!strcmp(k->code, "S") || !strcmp(k->code, "L") || !strcmp(k->code, "M")) {
         line_ok = seller || legal || rep;
@@ -268,7 +283,7 @@ static void category_taxable(struct ei_ctx *c, const struct category *k, const s
              (rounded ? round(ei_num0(&ac->vat_rate)) : ei_num0(&ac->vat_rate)) == rate))
             sum += ac->charge ? ei_num0(&ac->amount) : -ei_num0(&ac->amount);
     }
-    if (!ei_num(&v->taxable, &taxable) || !ei_same(taxable, sum))
+    if (!ei_num(&v->taxable, &taxable) || !ei_within_unit(taxable, sum))
         FATAL(rule_id(c, k, 8), v->node,
               "The VAT category taxable amount (BT-116) shall equal "
               "the sum of line net amounts plus charges minus "
@@ -282,7 +297,7 @@ static void category_breakdown(struct ei_ctx *c, const struct category *k, const
     if (k->zero_tax && (!ei_num(&v->tax, &tax) || tax != 0))
         FATAL(rule_id(c, k, 9), v->node, "The VAT category tax amount (BT-117) shall be 0.");
     if (!k->zero_tax && ei_num(&v->rate, &rate) && ei_num(&v->taxable, &taxable) &&
-        (!ei_num(&v->tax, &tax) || !ei_same(tax, ei_round2(taxable * rate / 100.0))))
+        (!ei_num(&v->tax, &tax) || !ei_within_unit(tax, ei_round2(fabs(taxable) * rate / 100.0))))
         FATAL(rule_id(c, k, 9), v->node,
               "The VAT category tax amount (BT-117) shall equal the "
               "taxable amount (BT-116) multiplied by the VAT "

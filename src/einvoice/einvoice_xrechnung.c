@@ -26,15 +26,12 @@ static bool amount2(const char **p)
     return isdigit((unsigned char)(*p)[0]) && isdigit((unsigned char)(*p)[1]) && ((*p) += 2);
 }
 
-/* #(SKONTO|VERZUG)#TAGE=n#PROZENT=n.nn(#BASISBETRAG=-?n.nn)?# to the end of s. */
+/* #SKONTO#TAGE=n#PROZENT=n.nn(#BASISBETRAG=-?n.nn)?# and nothing else. */
 static bool skonto_at(const char *p)
 {
-    if (strncmp(p, "#SKONTO#", 8) == 0)
-        p += 8;
-    else if (strncmp(p, "#VERZUG#", 8) == 0)
-        p += 8;
-    else
+    if (strncmp(p, "#SKONTO#", 8) != 0)
         return false;
+    p += 8;
     if (strncmp(p, "TAGE=", 5) != 0)
         return false;
     p += 5;
@@ -53,12 +50,10 @@ static bool skonto_at(const char *p)
     return strcmp(p, "#") == 0;
 }
 
+/* The line (normalised, starting with '#') is one Skonto entry. */
 static bool skonto_line_ok(const char *line)
 {
-    for (const char *p = strchr(line, '#'); p; p = strchr(p + 1, '#'))
-        if (skonto_at(p))
-            return true;
-    return false;
+    return skonto_at(line);
 }
 
 /* True when the note satisfies BR-DE-18 (see the XRechnung Schematron). */
@@ -131,17 +126,14 @@ static void cii_direct_debit(struct ei_ctx *c)
 {
     const struct ei_invoice *inv = c->inv;
     bool b89 = cii_bt89(inv), b90 = inv->creditor_ids.n > 0, b91 = cii_bt91(inv);
+    /* As the XRechnung Schematron: each test needs its element and one other. */
     if (!(b89 || b90 || b91))
         return;
-    if (!b89)
-        FATAL("BR-DE-29", inv->root,
-              "If DIRECT DEBIT (BG-19) is present, the Mandate "
-              "reference identifier (BT-89) shall be provided.");
-    if (!b90)
+    if (!((b89 || b91) && b90))
         FATAL("BR-DE-30", inv->root,
               "If DIRECT DEBIT (BG-19) is present, the Bank assigned "
               "creditor identifier (BT-90) shall be provided.");
-    if (!b91)
+    if (!((b89 || b90) && b91))
         FATAL("BR-DE-31", inv->root,
               "If DIRECT DEBIT (BG-19) is present, the Debited account "
               "identifier (BT-91) shall be provided.");
@@ -199,7 +191,7 @@ static void payment_means(struct ei_ctx *c, const struct ei_payment *p)
             FATAL("BR-DE-25-a", p->node,
                   "If the Payment means type code (BT-81) is a direct "
                   "debit (59), DIRECT DEBIT (BG-19) shall be provided.");
-        if (p->credit_transfer || p->card)
+        if (p->credit_transfer || p->card || p->creditor_institution)
             FATAL("BR-DE-25-b", p->node,
                   "If the Payment means type code (BT-81) is a direct "
                   "debit (59), BG-17 and BG-18 shall not be provided.");
