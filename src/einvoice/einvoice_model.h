@@ -81,6 +81,14 @@ struct ei_vat { /* BG-23 VAT breakdown */
     struct ei_val tax_currency; /* currencyID of the tax amount (UBL) */
 };
 
+/* A VAT total that must equal the sum of its VAT breakdowns (BR-CO-14):
+ * in UBL each TaxTotal with TaxSubtotals, in CII the TaxTotalAmount in
+ * the invoice currency against all ApplicableTradeTax. */
+struct ei_tax_total {
+    struct ei_val amount;
+    double breakdown_sum;
+};
+
 struct ei_payment { /* BG-16 */
     xmlNode *node;
     struct ei_val code, remittance; /* BT-81, BT-83 */
@@ -98,6 +106,7 @@ struct ei_line { /* BG-25 */
     struct ei_val id, quantity, unit, net_amount;
     struct ei_val price, gross_price, price_discount, base_quantity;
     struct ei_val item_name, vat_cat, vat_rate;
+    struct ei_val gross_base_quantity; /* CII only: BT-149 given twice */
     struct ei_val period_start, period_end;
     struct ei_vec allowances; /* struct ei_allowance, both kinds */
     struct ei_vec std_ids;    /* BT-157: struct ei_id */
@@ -141,7 +150,7 @@ struct ei_invoice {
     struct ei_val total_with_vat, prepaid, rounding, payable;
     struct ei_vec vat_totals;         /* BT-110/BT-111: struct ei_val with currencyID */
     struct ei_vec vat_totals_cur;     /* currencyID of each, struct ei_val */
-    struct ei_vec vat_totals_checked; /* BR-CO-14: totals that must add up */
+    struct ei_vec vat_totals_checked; /* BR-CO-14: struct ei_tax_total */
     size_t tax_totals;                /* UBL TaxTotal elements */
     size_t tax_totals_with_sub;       /* of which with TaxSubtotal */
     struct ei_vec vat;                /* struct ei_vat */

@@ -10,6 +10,14 @@
 
 #define GET(n, path) ei_get(a, (n), (path))
 
+/* Add up the VAT breakdowns' tax amounts (BT-117) parsed so far. */
+#define EACH_VAT_SUM(inv, sum)                                                                     \
+    for (size_t k_ = 0; k_ < (inv)->vat.n; k_++) {                                                 \
+        double d_;                                                                                 \
+        if (ei_num(&((struct ei_vat *)(inv)->vat.items[k_])->tax, &d_))                            \
+            (sum) += d_;                                                                           \
+    }
+
 /* Push a fresh zeroed T into vec; NULL on OOM. */
 static void *push_new(struct arena *a, struct ei_vec *vec, size_t size)
 {
@@ -179,10 +187,13 @@ static int ubl_tax_total(struct arena *a, xmlNode *t, struct ei_invoice *inv)
         return KR_ERR_NOMEM;
     *amount = GET(t, "cbc:TaxAmount");
     *cur = ei_attr(amount->node, "currencyID");
+    struct ei_tax_total *checked = NULL;
     if (ei_child(t, "cac:TaxSubtotal")) {
         inv->tax_totals_with_sub++;
-        if (ei_vec_push(a, &inv->vat_totals_checked, amount))
+        checked = push_new(a, &inv->vat_totals_checked, sizeof(*checked));
+        if (!checked)
             return KR_ERR_NOMEM;
+        checked->amount = *amount;
     }
     for (xmlNode *s = ei_child(t, "cac:TaxSubtotal"); s; s = ei_next(s, "cac:TaxSubtotal")) {
         struct ei_vat *v = push_new(a, &inv->vat, sizeof(*v));
@@ -196,6 +207,9 @@ static int ubl_tax_total(struct arena *a, xmlNode *t, struct ei_invoice *inv)
         v->rate = GET(s, "cac:TaxCategory/cbc:Percent");
         v->exemption = GET(s, "cac:TaxCategory/cbc:TaxExemptionReason");
         v->exemption_code = GET(s, "cac:TaxCategory/cbc:TaxExemptionReasonCode");
+        double d;
+        if (checked && ei_num(&v->tax, &d))
+            checked->breakdown_sum += d;
     }
     return KR_OK;
 }
@@ -400,6 +414,7 @@ static int cii_line(struct arena *a, xmlNode *n, struct ei_invoice *inv)
     l->price = GET(ag, "ram:NetPriceProductTradePrice/ram:ChargeAmount");
     l->base_quantity = GET(ag, "ram:NetPriceProductTradePrice/ram:BasisQuantity");
     l->gross_price = GET(ag, "ram:GrossPriceProductTradePrice/ram:ChargeAmount");
+    l->gross_base_quantity = GET(ag, "ram:GrossPriceProductTradePrice/ram:BasisQuantity");
     l->price_discount = GET(ag, "ram:GrossPriceProductTradePrice/ram:AppliedTradeAllowanceCharge/"
                                 "ram:ActualAmount");
     xmlNode *item = ei_child(n, "ram:SpecifiedTradeProduct");
@@ -440,6 +455,8 @@ static int cii_payment(struct arena *a, xmlNode *n, xmlNode *settlement, struct 
         p->account = GET(n, "ram:PayeePartyCreditorFinancialAccount/ram:ProprietaryID");
     p->card = ei_child(n, "ram:ApplicableTradeSettlementFinancialCard");
     p->creditor_institution = ei_child(n, "ram:PayeeSpecifiedCreditorFinancialInstitution");
+    if (!p->creditor_institution)
+        p->creditor_institution = ei_child(n, "ram:PayerSpecifiedDebtorFinancialInstitution");
     p->mandate = ei_child(n, "ram:PayerPartyDebtorFinancialAccount");
     p->mandate_id = GET(settlement, "ram:SpecifiedTradePaymentTerms/ram:DirectDebitMandateID");
     p->debited_account = GET(n, "ram:PayerPartyDebtorFinancialAccount/ram:IBANID");
@@ -471,9 +488,13 @@ static int cii_tax(struct arena *a, xmlNode *s, struct ei_invoice *inv)
             return KR_ERR_NOMEM;
         *amount = ei_node_val(a, t);
         *cur = ei_attr(t, "currencyID");
-        if (inv->currency.s && ei_eq(cur, inv->currency.s) &&
-            ei_vec_push(a, &inv->vat_totals_checked, amount))
-            return KR_ERR_NOMEM;
+        if (inv->currency.s && ei_eq(cur, inv->currency.s)) {
+            struct ei_tax_total *checked = push_new(a, &inv->vat_totals_checked, sizeof(*checked));
+            if (!checked)
+                return KR_ERR_NOMEM;
+            checked->amount = *amount;
+            EACH_VAT_SUM(inv, checked->breakdown_sum);
+        }
     }
     return KR_OK;
 }

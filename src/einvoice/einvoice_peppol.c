@@ -180,8 +180,10 @@ static void price_rules(struct ei_ctx *c, const struct ei_line *l)
 static void allowance_rule(struct ei_ctx *c, const struct ei_allowance *ac)
 {
     double amount, base, pct;
+    /* Peppol's slack is 0.02; an amount stated in whole units is rounded to them. */
+    double slack = ei_decimals(&ac->amount) == 0 ? 0.5 : 0.02;
     if (ei_num(&ac->amount, &amount) && ei_num(&ac->base, &base) && ei_num(&ac->percent, &pct) &&
-        fabs(amount - base * pct / 100.0) > 0.02 + 1e-9)
+        fabs(amount - base * pct / 100.0) > slack + 1e-9)
         FATAL("PEPPOL-EN16931-R040", ac->node,
               "Allowance/charge amount must equal base amount * "
               "percentage/100 if base amount and percentage "

@@ -120,15 +120,13 @@ static void sums(struct ei_ctx *c)
 static void vat_sums(struct ei_ctx *c)
 {
     const struct ei_invoice *inv = c->inv;
-    double sum = 0, vt;
-    EACH(const struct ei_vat, v, inv->vat)
-    sum += ei_num0(&v->tax);
-    EACH(const struct ei_val, t, inv->vat_totals_checked)
+    double vt;
+    EACH(const struct ei_tax_total, t, inv->vat_totals_checked)
     {
-        if (inv->vat.n && (!ei_num(t, &vt) || !ei_same(vt, ei_round2(sum))))
-            FATAL("BR-CO-14", t->node,
-                  "Invoice total VAT amount (BT-110) = Σ VAT category tax "
-                  "amount (BT-117).");
+        if (inv->vat.n && (!ei_num(&t->amount, &vt) || !ei_same(vt, ei_round2(t->breakdown_sum))))
+            FATAL("BR-CO-14", t->amount.node,
+                  "Invoice total VAT amount (BT-110) = Σ VAT category "
+                  "tax amount (BT-117).");
     }
     EACH(const struct ei_vat, v, inv->vat)
     {
@@ -240,17 +238,18 @@ static void category_ids(struct ei_ctx *c, const struct category *k)
     bool rep = ei_has(&inv->taxrep.vat_id);
     bool buyer = ei_has(&inv->buyer.vat_id) || (!cii && ei_has(&inv->buyer.tax_reg_id));
     bool legal = !cii && ei_has(&inv->seller.legal_id.v);
-    if (cii && !strcmp(k->code, "O")) /* CII checks only VAT identifiers here */
+    if (!strcmp(k->code, "O")) { /* only the VAT identifiers (BT-31, BT-48, BT-63) count */
         seller = ei_has(&inv->seller.vat_id);
+        buyer = ei_has(&inv->buyer.vat_id);
+    }
     bool line_ok, ac_ok;
     if (!strcmp(k->code, "S") || !strcmp(k->code, "L") || !strcmp(k->code, "M")) {
-        line_ok = seller || legal || rep;
-        ac_ok = seller || rep || (!strcmp(k->code, "S") ? false : legal);
+        line_ok = seller || rep || (strcmp(k->code, "S") != 0 && legal);
+        ac_ok = seller || rep || (strcmp(k->code, "S") != 0 && legal);
     } else if (!strcmp(k->code, "AE") || !strcmp(k->code, "K")) {
         line_ok = ac_ok = (seller || rep) && buyer;
     } else if (!strcmp(k->code, "O")) {
-        line_ok = !((seller || rep) && buyer);
-        ac_ok = !(seller || rep || buyer);
+        line_ok = ac_ok = !(seller || rep || buyer);
     } else {
         line_ok = ac_ok = seller || rep;
     }

@@ -200,6 +200,20 @@ static void payment_means(struct ei_ctx *c, const struct ei_payment *p)
 
 /* ---- BR-DE ------------------------------------------------------------------------ */
 
+/* BR-TMP-3 (CII): the price base quantity (BT-149) of gross and net price
+ * must be the same, as EN 16931 has one. */
+static void price_base_quantities(struct ei_ctx *c)
+{
+    EACH(const struct ei_line, l, c->inv->lines)
+    {
+        double g, n;
+        if (ei_num(&l->gross_base_quantity, &g) && ei_num(&l->base_quantity, &n) && g != n)
+            FATAL("BR-TMP-3", l->node,
+                  "The Item price base quantity (BT-149) of the gross price "
+                  "and of the net price shall be the same.");
+    }
+}
+
 static void parties(struct ei_ctx *c)
 {
     const struct ei_invoice *inv = c->inv;
@@ -337,6 +351,8 @@ static void warnings(struct ei_ctx *c)
 void ei_rules_xrechnung(struct ei_ctx *c)
 {
     parties(c);
+    if (c->inv->syntax == EINVOICE_SYNTAX_CII)
+        price_base_quantities(c);
     vat_rules(c);
     document_rules(c);
     warnings(c);

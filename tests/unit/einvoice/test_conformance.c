@@ -23,8 +23,8 @@
 #include "einvoice/einvoice.h"
 
 /* Reached so far; raise when the implementation improves. */
-#define MIN_VERDICT_AGREEMENT 0
-#define MIN_FATAL_AGREEMENT 0
+#define MIN_VERDICT_AGREEMENT 498
+#define MIN_FATAL_AGREEMENT 463
 #define INVOICES 498
 
 static char dir[1024];
