@@ -24,6 +24,7 @@
 #include "core/version.h"
 #include "db/db.h"
 #include "einvoice/einvoice.h"
+#include "einvoice/einvoice_http.h"
 #include "http/server.h"
 #include "portal/portal.h"
 #include "template/template.h"
@@ -145,11 +146,14 @@ static int no_flags(struct context *ctx, int argc, char **argv)
 
 /* ---- serve ------------------------------------------------------------------ */
 
-static int register_modules(struct http_server *server, struct kr_error *err)
+static int register_modules(struct http_server *server, const struct kr_config *cfg,
+                            struct kr_error *err)
 {
     int rc = portal_http_routes(server, err);
     if (rc == KR_OK)
         rc = accounts_http_routes(server, err);
+    if (rc == KR_OK)
+        rc = einvoice_http_routes(server, cfg->einvoice_schema_dir, err);
     return rc;
 }
 
@@ -159,11 +163,12 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     int rc = http_server_new(&server, &ctx->cfg, ctx->db, tpl, err);
     if (rc)
         return rc;
-    rc = register_modules(server, err);
+    rc = register_modules(server, &ctx->cfg, err);
     if (rc == KR_OK)
         rc = http_server_start(server, err);
     if (rc) {
         http_server_free(server);
+        einvoice_http_release();
         return rc;
     }
     kr_log_json(KR_LOG_INFO, "server_started",
@@ -180,6 +185,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     kr_log(KR_LOG_INFO, "server_stopping", "signal %d: finishing requests in flight", sig);
     http_server_stop(server);
     http_server_free(server);
+    einvoice_http_release();
     kr_log(KR_LOG_INFO, "server_stopped", "bye");
     return KR_OK;
 }
