@@ -220,28 +220,31 @@ static void test_report_forms(void **state)
 
 static const struct {
     const char *what, *text, *reason;
+    size_t len; /* 0: strlen(text) */
 } nasty[] = {
-    {"empty", "", "empty"},
-    {"not XML", "%PDF-1.7 this is not XML", "well-formed"},
-    {"unknown root", "<?xml version=\"1.0\"?><Order xmlns=\"urn:x\"/>", "unknown root"},
+    {"empty", "", "empty", 0},
+    {"not XML", "%PDF-1.7 this is not XML", "well-formed", 0},
+    {"unknown root", "<?xml version=\"1.0\"?><Order xmlns=\"urn:x\"/>", "unknown root", 0},
     {"billion laughs",
      "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 "
      "\"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">]><lolz>&lol2;</lolz>",
-     "DOCTYPE"},
+     "DOCTYPE", 0},
     {"external entity",
      "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>",
-     "DOCTYPE"},
+     "DOCTYPE", 0},
     {"undeclared entity",
      "<Invoice xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\">"
      "&e;</Invoice>",
-     "well-formed"},
+     "well-formed", 0},
+    {"DOCTYPE in UTF-16", "\xff\xfe<\0!\0D\0O\0C\0T\0Y\0P\0E\0 \0x\0 \0[\0]\0>\0<\0x\0/\0>\0",
+     "DOCTYPE", 40},
     {"wrong encoding",
      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><x>Gr\xfc\xdf"
      "e</x>",
-     "well-formed"},
+     "well-formed", 0},
     {"truncated",
      "<Invoice xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\"><cbc:ID",
-     "well-formed"},
+     "well-formed", 0},
 };
 
 static void test_nasty_inputs_are_unreadable(void **state)
@@ -249,7 +252,8 @@ static void test_nasty_inputs_are_unreadable(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(nasty) / sizeof(nasty[0]); i++) {
         struct arena *a = arena_new(0);
-        struct einvoice_report *r = check(a, nasty[i].text, strlen(nasty[i].text));
+        size_t len = nasty[i].len ? nasty[i].len : strlen(nasty[i].text);
+        struct einvoice_report *r = check(a, nasty[i].text, len);
         if (r->verdict != EINVOICE_UNREADABLE || !strstr(r->reason, nasty[i].reason))
             fail_msg("%s: verdict %d, reason '%s'", nasty[i].what, r->verdict,
                      r->reason ? r->reason : "(none)");
