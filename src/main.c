@@ -584,8 +584,10 @@ static int cmd_invoice(struct context *ctx, int argc, char **argv)
     int rc = load_config(ctx, &err);
     if (rc == KR_OK)
         rc = einvoice_validator_new(ctx->cfg.einvoice_schema_dir, &v, &err);
-    if (rc)
-        return fail(&err) == EXIT_FAILURE ? EXIT_USAGE : EXIT_USAGE;
+    if (rc) { /* a configuration error: nothing could be read */
+        (void)fail(&err);
+        return EXIT_USAGE;
+    }
     json_t *json = as_json ? json_array() : NULL;
     int worst = 0;
     for (int i = optind + 1; i < argc; i++) {
