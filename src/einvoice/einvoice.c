@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "einvoice/einvoice_model.h"
+#include "einvoice/einvoice_pdf.h"
 #include "einvoice/einvoice_xml.h"
 
 #define XR_CIUS "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"
@@ -304,6 +305,69 @@ static void run_rules(struct einvoice_validator *v, struct ei_ctx *c, struct ein
     apply_overrides(c);
 }
 
+/* Choose the scenario, or reject with a reason when none applies.  In a
+ * PDF, the ZUGFeRD/Factur-X profile decides: MINIMUM and BASIC WL are not
+ * invoices, BASIC and EXTENDED are checked against EN 16931. */
+static bool choose_scenario(struct ei_ctx *c, struct einvoice_report *r)
+{
+    const struct ei_invoice *inv = c->inv;
+    r->scenario = pick_scenario(inv);
+    bool valid = true;
+    if (r->container_pdf) {
+        r->profile = einvoice_pdf_profile(inv->spec_id.s, &valid);
+        if (r->profile && valid && r->scenario == EINVOICE_SCENARIO_NONE)
+            r->scenario = EINVOICE_SCENARIO_EN16931;
+    }
+    c->scenario = r->scenario;
+    if (r->profile && !valid) {
+        r->scenario = c->scenario = EINVOICE_SCENARIO_NONE;
+        r->reason = arena_printf(c->a,
+                                 "the ZUGFeRD/Factur-X profile %s is not an invoice under "
+                                 "EN 16931 (it only supports booking)",
+                                 r->profile);
+    } else if (r->scenario == EINVOICE_SCENARIO_NONE) {
+        r->reason = inv->spec_id.s ? arena_printf(c->a,
+                                                  "the specification identifier (BT-24) '%.200s' "
+                                                  "matches no scenario (XRechnung 3.0, EN 16931)",
+                                                  inv->spec_id.s)
+                                   : "the invoice has no specification identifier (BT-24)";
+    } else {
+        return true;
+    }
+    r->verdict = EINVOICE_REJECT;
+    ei_fail(c, r->profile && !valid ? "PROFILE" : "SCENARIO", EINVOICE_FATAL, inv->spec_id.node,
+            r->reason ? r->reason : "no scenario");
+    return false;
+}
+
+static int finish(struct ei_ctx *c, struct einvoice_report *r, struct kr_error *err)
+{
+    if (c->status)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    r->findings = arena_calloc(c->a, c->findings.n ? c->findings.n : 1, sizeof(*r->findings));
+    if (!r->findings)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < c->findings.n; i++) {
+        r->findings[i] = *(struct einvoice_finding *)c->findings.items[i];
+        if (r->findings[i].severity == EINVOICE_FATAL && r->verdict == EINVOICE_ACCEPT) {
+            r->verdict = EINVOICE_REJECT;
+            r->reason = "the invoice breaks at least one rule (see the findings)";
+        }
+    }
+    r->count = c->findings.n;
+    return KR_OK;
+}
+
+/* A PDF: take out the embedded XML (the report then names it). */
+static int unwrap_pdf(struct arena *a, const char **data, size_t *len, struct einvoice_report *r,
+                      struct kr_error *perr)
+{
+    if (*len < 5 || memcmp(*data, "%PDF-", 5) != 0)
+        return KR_OK;
+    r->container_pdf = true;
+    return einvoice_pdf_extract(a, *data, *len, data, len, &r->attachment, perr);
+}
+
 int einvoice_validate(struct einvoice_validator *v, struct arena *a, const char *data, size_t len,
                       struct einvoice_report **out, struct kr_error *err)
 {
@@ -313,7 +377,9 @@ int einvoice_validate(struct einvoice_validator *v, struct arena *a, const char 
     struct kr_error perr;
     kr_error_clear(&perr);
     struct ei_invoice *inv = NULL;
-    int rc = ei_parse(a, data, len, &inv, &perr);
+    int rc = unwrap_pdf(a, &data, &len, r, &perr);
+    if (rc == KR_OK)
+        rc = ei_parse(a, data, len, &inv, &perr);
     if (rc == KR_ERR_NOMEM)
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
     *out = r;
@@ -321,33 +387,10 @@ int einvoice_validate(struct einvoice_validator *v, struct arena *a, const char 
         return unreadable(a, &perr, r) ? kr_error_set(err, KR_ERR_NOMEM, "out of memory") : KR_OK;
     r->syntax = inv->syntax;
     r->specification = inv->spec_id.s;
-    r->scenario = pick_scenario(inv);
-    struct ei_ctx c = {.a = a, .inv = inv, .scenario = r->scenario};
-    if (r->scenario == EINVOICE_SCENARIO_NONE) {
-        r->verdict = EINVOICE_REJECT;
-        r->reason = inv->spec_id.s ? arena_printf(a,
-                                                  "the specification identifier (BT-24) '%.200s' "
-                                                  "matches no scenario (XRechnung 3.0, EN 16931)",
-                                                  inv->spec_id.s)
-                                   : "the invoice has no specification identifier (BT-24)";
-        ei_fail(&c, "SCENARIO", EINVOICE_FATAL, inv->spec_id.node, r->reason);
-    } else {
+    struct ei_ctx c = {.a = a, .inv = inv};
+    if (choose_scenario(&c, r))
         run_rules(v, &c, r);
-    }
-    if (c.status)
-        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    r->findings = arena_calloc(a, c.findings.n ? c.findings.n : 1, sizeof(*r->findings));
-    if (!r->findings)
-        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < c.findings.n; i++) {
-        r->findings[i] = *(struct einvoice_finding *)c.findings.items[i];
-        if (r->findings[i].severity == EINVOICE_FATAL && r->verdict == EINVOICE_ACCEPT) {
-            r->verdict = EINVOICE_REJECT;
-            r->reason = "the invoice breaks at least one rule (see the findings)";
-        }
-    }
-    r->count = c.findings.n;
-    return KR_OK;
+    return finish(&c, r, err);
 }
 
 /* ---- Names and JSON --------------------------------------------------------------- */
@@ -389,11 +432,12 @@ json_t *einvoice_report_json(const struct einvoice_report *r)
     const char *xsd = !r->xsd_checked ? "not-checked" : r->xsd_valid ? "valid" : "invalid";
     if (r->verdict == EINVOICE_UNREADABLE)
         xsd = "not-checked";
-    return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s?, s:o}", "verdict",
+    return json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s?, s:s, s:s?, s:s?, s:o}", "verdict",
                      einvoice_verdict_name(r->verdict), "syntax", einvoice_syntax_name(r->syntax),
                      "scenario", einvoice_scenario_name(r->scenario), "specification",
-                     r->specification, "xsd", xsd, "reason", r->reason, "findings",
-                     list ? list : json_null());
+                     r->specification, "xsd", xsd, "reason", r->reason, "container",
+                     r->container_pdf ? "pdf" : "xml", "attachment", r->attachment, "profile",
+                     r->profile, "findings", list ? list : json_null());
 }
 
 int einvoice_report_text(const struct einvoice_report *r, const char *name, struct buf *out)
@@ -411,9 +455,14 @@ int einvoice_report_text(const struct einvoice_report *r, const char *name, stru
         buf_printf(out, " (%s, scenario %s; %zu error%s, %zu warning%s%s)\n",
                    einvoice_syntax_name(r->syntax), einvoice_scenario_name(r->scenario), fatal,
                    fatal == 1 ? "" : "s", warn, warn == 1 ? "" : "s",
-                   r->xsd_checked ? "" : "; XSD not checked: schemas not installed");
+                   r->xsd_checked || r->scenario == EINVOICE_SCENARIO_NONE
+                       ? ""
+                       : "; XSD not checked: schemas not installed");
     else
         buf_puts(out, "\n");
+    if (r->container_pdf && r->attachment)
+        buf_printf(out, "  ZUGFeRD/Factur-X PDF, embedded %s, profile %s\n", r->attachment,
+                   r->profile ? r->profile : "unknown");
     if (r->reason && r->verdict != EINVOICE_ACCEPT)
         buf_printf(out, "  reason: %s\n", r->reason);
     for (size_t i = 0; i < r->count; i++) {

@@ -89,7 +89,10 @@ struct einvoice_report {
     const char *specification; /* BT-24 as found, or NULL */
     bool xsd_checked;          /* false when the schemas are not installed */
     bool xsd_valid;
-    const char *reason; /* one sentence why rejected/unreadable, or NULL */
+    const char *reason;     /* one sentence why rejected/unreadable, or NULL */
+    bool container_pdf;     /* the input was a ZUGFeRD/Factur-X PDF */
+    const char *attachment; /* its embedded file name ("factur-x.xml"), or NULL */
+    const char *profile;    /* "MINIMUM" ... "XRECHNUNG" for PDFs, or NULL */
     struct einvoice_finding *findings;
     size_t count;
 };
@@ -119,8 +122,11 @@ void einvoice_validator_free(struct einvoice_validator *v);
 bool einvoice_validator_has_xsd(struct einvoice_validator *v, enum einvoice_syntax syntax);
 
 /*
- * Validate one invoice of len bytes (v may be NULL: no XSD layer).  The
- * report is allocated in arena a.  Returns KR_OK with *out filled for every
+ * Validate one invoice of len bytes (v may be NULL: no XSD layer): XML, or
+ * a ZUGFeRD/Factur-X PDF (starting with "%PDF-") whose embedded CII XML is
+ * validated; its profile is reported, MINIMUM and BASIC WL are rejected as
+ * not being invoices under EN 16931, BASIC and EXTENDED are checked
+ * against EN 16931.  The report is allocated in arena a.  Returns KR_OK with *out filled for every
  * input, the unreadable ones included (verdict EINVOICE_UNREADABLE and a
  * reason); KR_ERR_NOMEM when the arena is exhausted.
  */
@@ -137,6 +143,7 @@ const char *einvoice_severity_name(enum einvoice_severity s);
 
 /* The report as a JSON object (new reference, caller owns; NULL on OOM):
  * {"verdict", "syntax", "scenario", "specification", "xsd", "reason",
+ *  "container" ("xml"/"pdf"), "attachment", "profile",
  *  "findings": [{"rule", "severity", "flag", "message", "location"}]}. */
 json_t *einvoice_report_json(const struct einvoice_report *r);
 

@@ -11,13 +11,14 @@
 
 static struct einvoice_validator *validator;
 
-/* XML media types, with or without parameters; a missing type is taken as
- * XML too (curl --data-binary sends none worth trusting). */
+/* XML or PDF (ZUGFeRD/Factur-X) media types, with or without parameters;
+ * a missing type is accepted too: the content decides. */
 static bool xml_type(const char *type)
 {
     if (!type || !*type)
         return true;
-    static const char *const ok[] = {"application/xml", "text/xml", "application/octet-stream"};
+    static const char *const ok[] = {"application/xml", "text/xml", "application/pdf",
+                                     "application/octet-stream"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         size_t n = strlen(ok[i]);
         if (strncasecmp(type, ok[i], n) == 0 && (type[n] == '\0' || type[n] == ';'))
@@ -30,7 +31,8 @@ static int validate(struct http_request *req, struct kr_error *err)
 {
     if (!xml_type(http_header(req, "Content-Type")))
         return kr_error_set(err, KR_ERR_INVALID,
-                            "send the invoice as application/xml (UBL or CII)");
+                            "send the invoice as application/xml (UBL or CII) or application/pdf "
+                            "(ZUGFeRD/Factur-X)");
     size_t len;
     const char *body = http_body(req, &len);
     if (!body || len == 0)

@@ -1,7 +1,8 @@
 /*
  * einvoice_http.h - routes of the e-invoice module:
  *
- *   POST /api/v1/invoices/validate   body: the invoice XML (UBL or CII)
+ *   POST /api/v1/invoices/validate   body: the invoice XML (UBL or CII) or
+ *                                    a ZUGFeRD/Factur-X PDF
  *     200 application/json: the report (einvoice_report_json) for accepted
  *         and rejected invoices alike; the verdict is in "verdict".
  *     400 problem+json: empty body, wrong content type, or a document that

@@ -58,6 +58,16 @@ class CliTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
                 self.assertIn("UNREADABLE", r.stdout)
 
+    def test_zugferd_pdfs(self):
+        r = run_cli(self.db, "invoice", "validate", os.path.join(OWN, "zugferd-basic.pdf"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("profile BASIC", r.stdout)
+        r = run_cli(self.db, "invoice", "validate", os.path.join(OWN, "zugferd-minimum.pdf"))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("MINIMUM is not an invoice under EN 16931", r.stdout)
+        r = run_cli(self.db, "invoice", "validate", os.path.join(OWN, "pdf-no-attachment.pdf"))
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+
     def test_json(self):
         r = run_cli(self.db, "invoice", "validate", "--json", self.rejected,
                     os.path.join(OWN, "cii-invoice.xml"))
@@ -109,6 +119,17 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(report["verdict"], "reject")
         self.assertIn("BR-DE-15", [f["rule"] for f in report["findings"]])
 
+    def test_zugferd_pdf(self):
+        r = self.post(own("zugferd-xrechnung.pdf"), "application/pdf")
+        self.assertEqual(r.status, 200, r.body)
+        report = json.loads(r.body)
+        self.assertEqual((report["verdict"], report["container"], report["profile"]),
+                         ("accept", "pdf", "XRECHNUNG"))
+        self.assertEqual(report["attachment"], "xrechnung.xml")
+        r = self.post(own("pdf-two-invoices.pdf"), "application/pdf")
+        self.assertEqual(r.status, 400, r.body)
+        self.assertIn("ambiguous", json.loads(r.body)["detail"])
+
     def test_bad_input_is_problem_json(self):
         bomb = (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
                 b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><l>&b;</l>')
@@ -116,7 +137,8 @@ class ApiTest(unittest.TestCase):
                                     (b"not xml at all", "application/xml", "cannot be read"),
                                     (bomb, "application/xml", "DOCTYPE"),
                                     (b"<Order/>", "text/xml", "unknown root"),
-                                    (own("ubl-invoice.xml"), "application/json", "application/xml")]:
+                                    (own("ubl-invoice.xml"), "application/json", "application/xml"),
+                                    (b"%PDF-1.4 broken", "application/pdf", "not a readable PDF")]:
             with self.subTest(needle=needle):
                 r = self.post(body, ctype)
                 self.assertEqual(r.status, 400, r.body)

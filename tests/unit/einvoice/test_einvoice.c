@@ -223,7 +223,8 @@ static const struct {
     size_t len; /* 0: strlen(text) */
 } nasty[] = {
     {"empty", "", "empty", 0},
-    {"not XML", "%PDF-1.7 this is not XML", "well-formed", 0},
+    {"not XML", "this is not XML", "well-formed", 0},
+    {"broken PDF", "%PDF-1.7 this is not a PDF", "not a readable PDF", 0},
     {"unknown root", "<?xml version=\"1.0\"?><Order xmlns=\"urn:x\"/>", "unknown root", 0},
     {"billion laughs",
      "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 "
@@ -300,6 +301,43 @@ static void test_deep_and_huge(void **state)
     buf_release(&b);
 }
 
+/* ZUGFeRD / Factur-X PDFs made by tests/einvoice/make-pdfs.py. */
+static const struct {
+    const char *file;
+    enum einvoice_verdict verdict;
+    const char *profile, *reason;
+} pdfs[] = {
+    {"zugferd-xrechnung.pdf", EINVOICE_ACCEPT, "XRECHNUNG", NULL},
+    {"zugferd-basic.pdf", EINVOICE_ACCEPT, "BASIC", NULL},
+    {"zugferd-minimum.pdf", EINVOICE_REJECT, "MINIMUM", "not an invoice under EN 16931"},
+    {"pdf-no-attachment.pdf", EINVOICE_UNREADABLE, NULL, "no embedded invoice"},
+    {"pdf-two-invoices.pdf", EINVOICE_UNREADABLE, NULL, "ambiguous"},
+    {"pdf-deflate-bomb.pdf", EINVOICE_UNREADABLE, NULL, "larger than"},
+};
+
+static void test_zugferd_pdfs(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(pdfs) / sizeof(pdfs[0]); i++) {
+        size_t len;
+        char *pdf = slurp(pdfs[i].file, &len);
+        struct arena *a = arena_new(0);
+        struct einvoice_report *r = check(a, pdf, len);
+        if (r->verdict != pdfs[i].verdict)
+            fail_msg("%s: verdict %d, reason '%s'", pdfs[i].file, r->verdict,
+                     r->reason ? r->reason : "");
+        assert_true(r->container_pdf);
+        if (pdfs[i].profile)
+            assert_string_equal(r->profile, pdfs[i].profile);
+        if (pdfs[i].reason)
+            assert_non_null(strstr(r->reason, pdfs[i].reason));
+        if (r->verdict == EINVOICE_ACCEPT)
+            assert_int_equal(r->syntax, EINVOICE_SYNTAX_CII);
+        arena_free(a);
+        free(pdf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_report_forms),
         cmocka_unit_test(test_nasty_inputs_are_unreadable),
         cmocka_unit_test(test_deep_and_huge),
+        cmocka_unit_test(test_zugferd_pdfs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
