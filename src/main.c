@@ -25,6 +25,7 @@
 #include "db/db.h"
 #include "einvoice/einvoice.h"
 #include "einvoice/einvoice_http.h"
+#include "einvoice/einvoice_store.h"
 #include "http/server.h"
 #include "portal/portal.h"
 #include "template/template.h"
@@ -47,9 +48,14 @@ static const char usage_text[] =
     "                   procurement, admin\n"
     "  audit verify     check the audit log's hash chain (exit 1 when broken)\n"
     "  invoice validate [--json] FILE...\n"
-    "                   check e-invoices (XRechnung, EN 16931; UBL or CII): exit 0\n"
-    "                   when all are accepted, 1 when one is rejected, 2 when one\n"
-    "                   cannot be read\n"
+    "                   check e-invoices (XRechnung, EN 16931; UBL, CII or\n"
+    "                   ZUGFeRD PDF): exit 0 when all are accepted, 1 when one is\n"
+    "                   rejected, 2 when one cannot be read\n"
+    "  invoice receive FILE...\n"
+    "                   validate and store e-invoices for the approval workflow\n"
+    "                   (duplicates are refused): exit 0 when all are stored as\n"
+    "                   formally valid, 1 when one is rejected or a duplicate, 2\n"
+    "                   when one cannot be read\n"
     "  version          print the version\n"
     "  help [config]    this text, or the configuration keys\n"
     "\n"
@@ -558,8 +564,73 @@ static int validate_file(struct einvoice_validator *v, const char *path, json_t 
     return st;
 }
 
+/* Store one file; returns its exit status (0, 1, 2). */
+static int receive_file(struct context *ctx, struct db_conn *conn, struct einvoice_validator *v,
+                        const char *path)
+{
+    (void)ctx;
+    char why[256];
+    size_t len = 0;
+    char *data = read_file(path, &len, why, sizeof(why));
+    if (!data) {
+        printf("%s: UNREADABLE: %s\n", path, why);
+        return 2;
+    }
+    struct arena *a = arena_new(0);
+    struct einvoice_received got;
+    struct kr_error err;
+    kr_error_clear(&err);
+    int rc = a ? einvoice_receive(conn, v, a, "cli", "cli", data, len, &got, &err) : KR_ERR_NOMEM;
+    int st = 0;
+    if (rc == KR_OK) {
+        printf("%s: stored as invoice %lld (%s)\n", path, (long long)got.id, got.status);
+        st = strcmp(got.status, "rejected") == 0;
+    } else {
+        printf("%s: %s: %s\n", path, rc == KR_ERR_CONFLICT ? "DUPLICATE" : "NOT STORED",
+               err.message);
+        st = rc == KR_ERR_CONFLICT ? 1 : 2;
+    }
+    arena_free(a);
+    free(data);
+    return st;
+}
+
+static int cmd_invoice_receive(struct context *ctx, int argc, char **argv)
+{
+    int st = 0;
+    optind = 1;
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (c != 'c')
+            return usage_error("invalid option for %s", "invoice receive");
+        ctx->config_path = optarg;
+    }
+    if (optind >= argc)
+        return usage_error("%s needs at least one FILE", "invoice receive");
+    struct kr_error err;
+    kr_error_clear(&err);
+    struct einvoice_validator *v = NULL;
+    struct db_conn *conn = NULL;
+    int rc = setup(ctx, 1, true, &err);
+    if (rc == KR_OK)
+        rc = einvoice_validator_new(ctx->cfg.einvoice_schema_dir, &v, &err);
+    if (rc == KR_OK)
+        rc = db_acquire(ctx->db, &conn, &err);
+    for (int i = optind; rc == KR_OK && i < argc; i++) {
+        int one = receive_file(ctx, conn, v, argv[i]);
+        st = one > st ? one : st;
+    }
+    db_release(conn);
+    einvoice_validator_free(v);
+    return rc ? fail(&err) : st;
+}
+
 static int cmd_invoice(struct context *ctx, int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "receive") == 0)
+        return cmd_invoice_receive(ctx, argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "validate") != 0)
         return usage_error("unknown invoice command '%s'", argc < 2 ? "" : argv[1]);
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},

@@ -358,6 +358,29 @@ static int finish(struct ei_ctx *c, struct einvoice_report *r, struct kr_error *
     return KR_OK;
 }
 
+static const char *norm_or_null(struct arena *a, const struct ei_val *v)
+{
+    return ei_nonblank(v) ? ei_norm(a, v) : NULL;
+}
+
+static void summarize(struct arena *a, const struct ei_invoice *inv, struct einvoice_summary *s)
+{
+    s->seller_vat_id = norm_or_null(a, &inv->seller.vat_id);
+    s->seller_id = inv->seller.ids.n
+                       ? norm_or_null(a, &((const struct ei_id *)inv->seller.ids.items[0])->v)
+                       : NULL;
+    if (!s->seller_id)
+        s->seller_id = norm_or_null(a, &inv->seller.legal_id.v);
+    s->seller_name = norm_or_null(a, &inv->seller.name);
+    s->seller_email = norm_or_null(a, &inv->seller.contact.email);
+    s->number = norm_or_null(a, &inv->number);
+    s->issue_date = norm_or_null(a, &inv->issue_date);
+    s->buyer_reference = norm_or_null(a, &inv->buyer_ref);
+    s->currency = norm_or_null(a, &inv->currency);
+    s->amount_due = norm_or_null(a, &inv->payable);
+    s->due_date = norm_or_null(a, &inv->due_date);
+}
+
 /* A PDF: take out the embedded XML (the report then names it). */
 static int unwrap_pdf(struct arena *a, const char **data, size_t *len, struct einvoice_report *r,
                       struct kr_error *perr)
@@ -387,6 +410,7 @@ int einvoice_validate(struct einvoice_validator *v, struct arena *a, const char 
         return unreadable(a, &perr, r) ? kr_error_set(err, KR_ERR_NOMEM, "out of memory") : KR_OK;
     r->syntax = inv->syntax;
     r->specification = inv->spec_id.s;
+    summarize(a, inv, &r->summary);
     struct ei_ctx c = {.a = a, .inv = inv};
     if (choose_scenario(&c, r))
         run_rules(v, &c, r);

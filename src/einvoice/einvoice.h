@@ -82,6 +82,21 @@ enum einvoice_verdict {
     EINVOICE_UNREADABLE = 2, /* not well-formed XML, too large, not an invoice */
 };
 
+/* Key terms for reception and the workflow (arena strings, NULL when
+ * absent; normalised as XPath normalize-space). */
+struct einvoice_summary {
+    const char *seller_vat_id;   /* BT-31 */
+    const char *seller_id;       /* BT-29 (first), else BT-30 */
+    const char *seller_name;     /* BT-27 */
+    const char *seller_email;    /* BT-43 */
+    const char *number;          /* BT-1 */
+    const char *issue_date;      /* BT-2 as written */
+    const char *buyer_reference; /* BT-10, the Leitweg-ID in Germany */
+    const char *currency;        /* BT-5 */
+    const char *amount_due;      /* BT-115 as written */
+    const char *due_date;        /* BT-9 as written */
+};
+
 struct einvoice_report {
     enum einvoice_verdict verdict;
     enum einvoice_syntax syntax;
@@ -93,6 +108,7 @@ struct einvoice_report {
     bool container_pdf;     /* the input was a ZUGFeRD/Factur-X PDF */
     const char *attachment; /* its embedded file name ("factur-x.xml"), or NULL */
     const char *profile;    /* "MINIMUM" ... "XRECHNUNG" for PDFs, or NULL */
+    struct einvoice_summary summary; /* filled unless unreadable */
     struct einvoice_finding *findings;
     size_t count;
 };

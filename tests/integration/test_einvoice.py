@@ -80,9 +80,27 @@ class CliTest(unittest.TestCase):
         self.assertEqual(rules["BR-DE-15"]["severity"], "fatal")
         self.assertTrue(rules["BR-DE-15"]["location"].startswith("/Invoice[1]"))
 
+    def test_receive_stores_once(self):
+        db = Database()
+        try:
+            self.assertEqual(run_cli(db, "migrate").returncode, 0)
+            ubl = os.path.join(OWN, "ubl-invoice.xml")
+            r = run_cli(db, "invoice", "receive", ubl)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("(formally_valid)", r.stdout)
+            r = run_cli(db, "invoice", "receive", ubl, self.rejected)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("DUPLICATE", r.stdout)
+            r = run_cli(db, "invoice", "receive", os.path.join(OWN, "pdf-no-attachment.pdf"))
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            r = run_cli(db, "audit", "verify")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        finally:
+            db.drop()
+
     def test_usage(self):
         for args in [["invoice"], ["invoice", "check", "x"], ["invoice", "validate"],
-                     ["invoice", "validate", "--bogus", "x"]]:
+                     ["invoice", "validate", "--bogus", "x"], ["invoice", "receive"]]:
             with self.subTest(args=args):
                 r = run_cli(self.db, *args)
                 self.assertEqual(r.returncode, 2, r.stderr)
