@@ -10,6 +10,17 @@
  *     413 problem+json: larger than max_body_size.
  *   No session, no CSRF token: the check stores nothing.
  *
+ *   POST /api/v1/invoices   body: XML or PDF, Content-Type required
+ *     any logged-in account (401 otherwise); einvoice_receive; 201
+ *     {"id", "status", "report"}; 409 problem+json for a duplicate.
+ *
+ *   POST /api/v1/invoices/:id/:step   body: JSON, {"reason": ...} for reject
+ *     steps factual and arithmetic and reject (role clerk), release (role
+ *     head_of_unit, four-eyes: 403 for the factual checker), export (role
+ *     cash_office); 200 {"id", "status"}, 409 when out of order.
+ *   Session-authenticated API calls are safe from CSRF because they demand
+ *   a content type (XML, PDF, JSON) that a cross-site form cannot send.
+ *
  * The validator (compiled schemas) belongs to this module from
  * einvoice_http_routes until einvoice_http_release, which main calls after
  * the server has stopped.

@@ -7,7 +7,7 @@ import os
 import tempfile
 import unittest
 
-from harness import ROOT, Database, Server, run_cli
+from harness import ROOT, Database, Server, csrf_token, run_cli
 
 OWN = os.path.join(ROOT, "tests", "einvoice")
 
@@ -175,6 +175,73 @@ class ApiTest(unittest.TestCase):
     def test_get_not_allowed(self):
         r = self.server.request("GET", "/api/v1/invoices/validate")
         self.assertEqual(r.status, 405)
+
+
+class WorkflowApiTest(unittest.TestCase):
+    """Reception over the API and the approval steps with roles and four eyes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = Database()
+        assert run_cli(cls.db, "migrate").returncode == 0
+        assert run_cli(cls.db, "seed-demo").returncode == 0
+        for login, roles in [("alice", ["clerk", "head_of_unit"]),
+                             ("bob", ["head_of_unit", "cash_office"])]:
+            args = ["user", "add", "--login", login, "--name", login.title(),
+                    "--password-stdin"]
+            for role in roles:
+                args += ["--role", role]
+            r = run_cli(cls.db, *args, stdin="Geheim-Passwort-2026!\n")
+            assert r.returncode == 0, r.stderr
+        cls.server = Server(cls.db)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.db.drop()
+
+    def login(self, login):
+        r = self.server.request("GET", "/anmelden")
+        cookies = {"kreisel": r.cookies()["kreisel"][0]}
+        r = self.server.request("POST", "/anmelden", cookies=cookies, body={
+            "csrf_token": csrf_token(r.text), "login": login,
+            "password": "Geheim-Passwort-2026!", "next": "/verwaltung"})
+        self.assertEqual(r.status, 303, r.text[:300])
+        return {"kreisel": r.cookies()["kreisel"][0]}
+
+    def step(self, cookies, invoice, step, body=b"{}"):
+        return self.server.request("POST", "/api/v1/invoices/%d/%s" % (invoice, step),
+                                   body=body, cookies=cookies,
+                                   headers={"Content-Type": "application/json"})
+
+    def test_receive_and_approve(self):
+        r = self.server.request("POST", "/api/v1/invoices", body=own("cii-invoice.xml"),
+                                headers={"Content-Type": "application/xml"})
+        self.assertEqual(r.status, 401)
+        alice, bob = self.login("alice"), self.login("bob")
+        r = self.server.request("POST", "/api/v1/invoices", body=own("cii-invoice.xml"),
+                                cookies=alice, headers={"Content-Type": "application/xml"})
+        self.assertEqual(r.status, 201, r.text)
+        invoice = json.loads(r.body)
+        self.assertEqual(invoice["status"], "formally_valid")
+        r = self.server.request("POST", "/api/v1/invoices", body=own("zugferd-xrechnung.pdf"),
+                                cookies=alice, headers={"Content-Type": "application/pdf"})
+        self.assertEqual(r.status, 409, r.text)
+        self.assertIn("duplicate", json.loads(r.body)["detail"])
+        n = invoice["id"]
+        self.assertEqual(self.step(alice, n, "release").status, 409)
+        self.assertEqual(self.step(bob, n, "factual").status, 403)  # bob is no clerk
+        self.assertEqual(self.step(alice, n, "factual").status, 200)
+        self.assertEqual(self.step(alice, n, "arithmetic").status, 200)
+        self.assertEqual(self.step(alice, n, "release").status, 403)  # four eyes
+        r = self.step(bob, n, "release")
+        self.assertEqual((r.status, json.loads(r.body)["status"]), (200, "released"))
+        self.assertEqual(self.step(bob, n, "export").status, 200)
+        self.assertEqual(self.step(alice, n, "nonsense").status, 404)
+        r = self.server.request("POST", "/api/v1/invoices/%d/factual" % n, body=b"x=1",
+                                cookies=alice,
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(r.status, 400)
 
 
 if __name__ == "__main__":
