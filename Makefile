@@ -28,10 +28,12 @@ test:
 	@scripts/install-deps --test
 	scripts/test-all
 
-# Figures, not pass/fail: Kreisel against nginx serving the same bytes.
+# Figures, not pass/fail: Kreisel against nginx serving the same bytes;
+# e-invoice validation speed (bench/einvoice).
 bench:
 	@scripts/install-deps --bench
 	bench/run
+	bench/einvoice
 
 # Long fuzzing session (FUZZ_SECONDS per target, default 300).
 fuzz:

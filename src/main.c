@@ -2,6 +2,7 @@
  * main.c - command-line dispatch: parse the command and its flags, set up
  * what it needs, run it.  Exit status: 0 success, 1 failure, 2 usage error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,11 +21,15 @@
 #include "accounts/accounts_http.h"
 #include "accounts/export.h"
 #include "audit/audit.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/version.h"
 #include "db/db.h"
+#include "einvoice/einvoice.h"
+#include "einvoice/einvoice_http.h"
+#include "einvoice/einvoice_store.h"
 #include "http/server.h"
 #include "mail/mail.h"
 #include "mailbox/mailbox.h"
@@ -56,6 +61,15 @@ static const char usage_text[] =
     "                   smtp_url; prints the result (exit 1 when not sent);\n"
     "                   --queue-only leaves the sending to `serve`\n"
     "  mail queue       the mail queue: queued, sent and failed counts, the oldest\n"
+    "  invoice validate [--json] FILE...\n"
+    "                   check e-invoices (XRechnung, EN 16931; UBL, CII or\n"
+    "                   ZUGFeRD PDF): exit 0 when all are accepted, 1 when one is\n"
+    "                   rejected, 2 when one cannot be read\n"
+    "  invoice receive FILE...\n"
+    "                   validate and store e-invoices for the approval workflow\n"
+    "                   (duplicates are refused): exit 0 when all are stored as\n"
+    "                   formally valid, 1 when one is rejected or a duplicate, 2\n"
+    "                   when one cannot be read\n"
     "  version          print the version\n"
     "  help [config]    this text, or the configuration keys\n"
     "\n"
@@ -162,6 +176,8 @@ static int register_modules(struct http_server *server, const struct kr_config *
         rc = mailbox_http_routes(server, err);
     if (rc == KR_OK)
         rc = oidc_http_routes(server, cfg, err);
+    if (rc == KR_OK)
+        rc = einvoice_http_routes(server, cfg->einvoice_schema_dir, err);
     /* The sections of "download all data about me", one per module that
      * stores personal data. */
     if (rc == KR_OK && accounts_export_register("mailbox", mailbox_export) != KR_OK)
@@ -184,6 +200,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     if (rc) {
         mail_sender_stop(mail);
         http_server_free(server);
+        einvoice_http_release();
         return rc;
     }
     kr_log_json(KR_LOG_INFO, "server_started",
@@ -201,6 +218,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     http_server_stop(server);
     mail_sender_stop(mail); /* after the requests that may queue mail */
     http_server_free(server);
+    einvoice_http_release();
     kr_log(KR_LOG_INFO, "server_stopped", "bye");
     return KR_OK;
 }
@@ -775,6 +793,177 @@ static int cmd_mail(struct context *ctx, int argc, char **argv)
     return usage_error("unknown mail command '%s'", sub);
 }
 
+/* ---- invoice validate ------------------------------------------------------------------ */
+
+/* Read a whole file, at most EINVOICE_MAX_SIZE bytes (+1 to detect more). */
+static char *read_file(const char *path, size_t *len, char *why, size_t why_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, why_size, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    struct buf b;
+    buf_init(&b, (size_t)EINVOICE_MAX_SIZE + 1);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && buf_append(&b, chunk, n) == KR_OK)
+        ;
+    bool failed = ferror(f);
+    fclose(f);
+    if (failed || buf_status(&b) || b.len > EINVOICE_MAX_SIZE) {
+        snprintf(why, why_size, failed ? "read error" : "larger than %u bytes", EINVOICE_MAX_SIZE);
+        buf_release(&b);
+        return NULL;
+    }
+    char *data = buf_detach(&b, len);
+    return data ? data : strdup("");
+}
+
+/* Validate one file; returns its exit status (0, 1, 2).  Appends to json
+ * when given, else prints the text report. */
+static int validate_file(struct einvoice_validator *v, const char *path, json_t *json)
+{
+    char why[256];
+    size_t len = 0;
+    char *data = read_file(path, &len, why, sizeof(why));
+    struct arena *a = arena_new(0);
+    struct einvoice_report *r = NULL, unread = {.verdict = EINVOICE_UNREADABLE, .reason = why};
+    struct kr_error err;
+    kr_error_clear(&err);
+    if (!a || (data && einvoice_validate(v, a, data, len, &r, &err)))
+        snprintf(why, sizeof(why), "out of memory");
+    if (!r)
+        r = &unread;
+    int st = r->verdict == EINVOICE_ACCEPT ? 0 : r->verdict == EINVOICE_REJECT ? 1 : 2;
+    if (json) {
+        json_t *o = einvoice_report_json(r);
+        json_object_set_new(o, "file", json_string(path));
+        json_array_append_new(json, o);
+    } else {
+        struct buf out;
+        buf_init(&out, 16 * 1024 * 1024);
+        (void)einvoice_report_text(r, path, &out);
+        fputs(buf_cstr(&out), stdout);
+        buf_release(&out);
+    }
+    arena_free(a);
+    free(data);
+    return st;
+}
+
+/* Store one file; returns its exit status (0, 1, 2). */
+static int receive_file(struct context *ctx, struct db_conn *conn, struct einvoice_validator *v,
+                        const char *path)
+{
+    (void)ctx;
+    char why[256];
+    size_t len = 0;
+    char *data = read_file(path, &len, why, sizeof(why));
+    if (!data) {
+        printf("%s: UNREADABLE: %s\n", path, why);
+        return 2;
+    }
+    struct arena *a = arena_new(0);
+    struct einvoice_received got;
+    struct kr_error err;
+    kr_error_clear(&err);
+    int rc = a ? einvoice_receive(conn, v, a, "cli", "cli", data, len, &got, &err) : KR_ERR_NOMEM;
+    int st = 0;
+    if (rc == KR_OK) {
+        printf("%s: stored as invoice %lld (%s)\n", path, (long long)got.id, got.status);
+        st = strcmp(got.status, "rejected") == 0;
+    } else {
+        printf("%s: %s: %s\n", path, rc == KR_ERR_CONFLICT ? "DUPLICATE" : "NOT STORED",
+               err.message);
+        st = rc == KR_ERR_CONFLICT ? 1 : 2;
+    }
+    arena_free(a);
+    free(data);
+    return st;
+}
+
+static int cmd_invoice_receive(struct context *ctx, int argc, char **argv)
+{
+    int st = 0;
+    optind = 1;
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (c != 'c')
+            return usage_error("invalid option for %s", "invoice receive");
+        ctx->config_path = optarg;
+    }
+    if (optind >= argc)
+        return usage_error("%s needs at least one FILE", "invoice receive");
+    struct kr_error err;
+    kr_error_clear(&err);
+    struct einvoice_validator *v = NULL;
+    struct db_conn *conn = NULL;
+    int rc = setup(ctx, 1, true, &err);
+    if (rc == KR_OK)
+        rc = einvoice_validator_new(ctx->cfg.einvoice_schema_dir, &v, &err);
+    if (rc == KR_OK)
+        rc = db_acquire(ctx->db, &conn, &err);
+    for (int i = optind; rc == KR_OK && i < argc; i++) {
+        int one = receive_file(ctx, conn, v, argv[i]);
+        st = one > st ? one : st;
+    }
+    db_release(conn);
+    einvoice_validator_free(v);
+    return rc ? fail(&err) : st;
+}
+
+static int cmd_invoice(struct context *ctx, int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "receive") == 0)
+        return cmd_invoice_receive(ctx, argc - 1, argv + 1);
+    if (argc < 2 || strcmp(argv[1], "validate") != 0)
+        return usage_error("unknown invoice command '%s'", argc < 2 ? "" : argv[1]);
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {NULL, 0, NULL, 0}};
+    bool as_json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, "+", opts, NULL)) != -1) {
+        if (c == 'c')
+            ctx->config_path = optarg;
+        else if (c == 'j')
+            as_json = true;
+        else
+            return usage_error("invalid option for %s", "invoice validate");
+    }
+    if (optind >= argc - 1)
+        return usage_error("%s needs at least one FILE", "invoice validate");
+    struct kr_error err;
+    kr_error_clear(&err);
+    struct einvoice_validator *v = NULL;
+    int rc = load_config(ctx, &err);
+    if (rc == KR_OK)
+        rc = einvoice_validator_new(ctx->cfg.einvoice_schema_dir, &v, &err);
+    if (rc) { /* a configuration error: nothing could be read */
+        (void)fail(&err);
+        return EXIT_USAGE;
+    }
+    json_t *json = as_json ? json_array() : NULL;
+    int worst = 0;
+    for (int i = optind + 1; i < argc; i++) {
+        int st = validate_file(v, argv[i], json);
+        worst = st > worst ? st : worst;
+    }
+    if (json) {
+        char *text = json_dumps(json, JSON_INDENT(2));
+        if (text)
+            puts(text);
+        free(text);
+        json_decref(json);
+    }
+    einvoice_validator_free(v);
+    return worst;
+}
+
 /* ---- version, help ------------------------------------------------------------------------ */
 
 static int cmd_version(struct context *ctx, int argc, char **argv)
@@ -816,7 +1005,7 @@ static const struct {
 } commands[] = {
     {"serve", cmd_serve},     {"migrate", cmd_migrate}, {"seed-demo", cmd_seed_demo},
     {"user", cmd_user},       {"audit", cmd_audit},     {"mail", cmd_mail},
-    {"version", cmd_version}, {"help", cmd_help},
+    {"invoice", cmd_invoice}, {"version", cmd_version}, {"help", cmd_help},
 };
 
 int main(int argc, char **argv)

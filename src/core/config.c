@@ -87,6 +87,16 @@ static const struct key_def keys[] = {
      0,
      0,
      0},
+    {{"einvoice_schema_dir", "",
+      "Directory with the UBL 2.1 and CII D16B XML schemas (ubl-2.1/, cii-d16b/) for "
+      "e-invoice validation; empty means SHARE_DIR/../shared/xrechnung/schemas. Without "
+      "the schemas the XSD check is skipped and every report says so."},
+     K_STRING,
+     OFF(einvoice_schema_dir),
+     SZ(einvoice_schema_dir),
+     0,
+     0,
+     0},
     {{"threads", "0", "HTTP worker threads; 0 chooses twice the CPU count (at least 4)."},
      K_UINT,
      OFF(threads),
@@ -769,6 +779,9 @@ static void derive(struct kr_config *cfg)
         cfg->db_pool_size = cfg->threads + 2;
     if (cfg->database[0] == '\0')
         (void)snprintf(cfg->database, sizeof(cfg->database), "sqlite:%s/kreisel.db", cfg->data_dir);
+    if (cfg->einvoice_schema_dir[0] == '\0')
+        (void)snprintf(cfg->einvoice_schema_dir, sizeof(cfg->einvoice_schema_dir),
+                       "%s/../shared/xrechnung/schemas", cfg->share_dir);
 }
 
 int kr_config_load(struct kr_config *cfg, const char *explicit_path, char *used_path,

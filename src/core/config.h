@@ -45,6 +45,7 @@ struct kr_config {
     char database[1024];  /* sqlite:PATH or postgresql://...; see db.h */
     char data_dir[KR_CONFIG_PATH_MAX];
     char share_dir[KR_CONFIG_PATH_MAX];
+    char einvoice_schema_dir[KR_CONFIG_PATH_MAX + 32]; /* derived from share_dir if empty */
     unsigned threads;      /* HTTP worker threads (0 in the file: automatic) */
     unsigned db_pool_size; /* (0 in the file: threads + 2) */
     unsigned max_connections;
