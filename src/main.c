@@ -16,7 +16,10 @@
 #include "accounts/accounts.h"
 #include "accounts/accounts_http.h"
 #include "audit/audit.h"
+#include "catalogue/catalogue.h"
+#include "catalogue/catalogue_http.h"
 #include "core/config.h"
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "core/version.h"
@@ -42,6 +45,12 @@ static const char usage_text[] =
     "                   Roles: clerk, head_of_unit, cash_office, records_manager,\n"
     "                   procurement, admin\n"
     "  audit verify     check the audit log's hash chain (exit 1 when broken)\n"
+    "  catalogue import FILE\n"
+    "                   import services (kreisel-catalogue/1) or search synonyms\n"
+    "                   (kreisel-synonyms/1) from a JSON file; exit 1 when a record\n"
+    "                   was rejected (the others are stored)\n"
+    "  catalogue export [--csv]\n"
+    "                   print the catalogue as JSON, or its essentials as CSV\n"
     "  version          print the version\n"
     "  help [config]    this text, or the configuration keys\n"
     "\n"
@@ -138,11 +147,13 @@ static int no_flags(struct context *ctx, int argc, char **argv)
 
 /* ---- serve ------------------------------------------------------------------ */
 
-static int register_modules(struct http_server *server, struct kr_error *err)
+static int register_modules(struct context *ctx, struct http_server *server, struct kr_error *err)
 {
     int rc = portal_http_routes(server, err);
     if (rc == KR_OK)
         rc = accounts_http_routes(server, err);
+    if (rc == KR_OK)
+        rc = catalogue_http_routes(server, &ctx->cfg, ctx->db, err);
     return rc;
 }
 
@@ -152,11 +163,12 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     int rc = http_server_new(&server, &ctx->cfg, ctx->db, tpl, err);
     if (rc)
         return rc;
-    rc = register_modules(server, err);
+    rc = register_modules(ctx, server, err);
     if (rc == KR_OK)
         rc = http_server_start(server, err);
     if (rc) {
         http_server_free(server);
+        catalogue_http_shutdown();
         return rc;
     }
     kr_log_json(KR_LOG_INFO, "server_started",
@@ -173,6 +185,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     kr_log(KR_LOG_INFO, "server_stopping", "signal %d: finishing requests in flight", sig);
     http_server_stop(server);
     http_server_free(server);
+    catalogue_http_shutdown();
     kr_log(KR_LOG_INFO, "server_stopped", "bye");
     return KR_OK;
 }
@@ -328,6 +341,23 @@ static int seed(struct db_conn *conn, char password[21], struct kr_error *err)
     return rc;
 }
 
+static int import_file(struct db_conn *conn, const char *path, const char *actor,
+                       struct kr_error *err);
+
+/* The demo catalogue and its search synonyms, from the share dir. */
+static int seed_catalogue(struct context *ctx, struct db_conn *conn, struct kr_error *err)
+{
+    static const char *const files[] = {"synonyms.json", "services.json"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(files); i++) {
+        char path[KR_CONFIG_PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/data/catalogue/%s", ctx->cfg.share_dir, files[i]);
+        int rc = import_file(conn, path, "cli:seed-demo", err);
+        if (rc)
+            return rc;
+    }
+    return KR_OK;
+}
+
 static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
 {
     int st = no_flags(ctx, argc, argv);
@@ -351,9 +381,10 @@ static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
     char password[21];
     if (rc == KR_OK)
         rc = seed(conn, password, &err);
-    db_release(conn);
-    if (rc)
+    if (rc) {
+        db_release(conn);
         return fail(&err);
+    }
     printf("Set up the demo county \"Landkreis Musterland\" with %zu organisation units.\n"
            "Administrator account:\n"
            "  login:    admin\n"
@@ -361,7 +392,9 @@ static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
            "This password is shown only now. Keep it safe or create another admin with\n"
            "`kreisel user add --role admin`.\n",
            KR_ARRAY_LEN(demo_units), password);
-    return EXIT_SUCCESS;
+    rc = seed_catalogue(ctx, conn, &err);
+    db_release(conn);
+    return rc ? fail(&err) : EXIT_SUCCESS;
 }
 
 /* ---- user add ---------------------------------------------------------------------- */
@@ -486,6 +519,120 @@ static int cmd_audit(struct context *ctx, int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
+/* ---- catalogue import / export ---------------------------------------------------------- */
+
+/* Read a whole file of at most max bytes; *out is heap memory (free). */
+static int read_file(const char *path, size_t max, char **out, size_t *len, struct kr_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return kr_error_set(err, KR_ERR_IO, "%s: cannot open", path);
+    struct buf b;
+    buf_init(&b, max);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&b, chunk, n);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || buf_status(&b)) {
+        int code = failed ? KR_ERR_IO : buf_status(&b);
+        buf_release(&b);
+        return kr_error_set(err, code, "%s: %s", path,
+                            failed ? "cannot read" : "too large (64 MiB at most)");
+    }
+    *out = buf_detach(&b, len);
+    if (!*out) {
+        *out = calloc(1, 1);
+        *len = 0;
+    }
+    return *out ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+}
+
+/* Import path; prints the result.  Returns KR_OK, KR_ERR_INVALID when
+ * records were rejected (the others are stored), or the error. */
+static int import_file(struct db_conn *conn, const char *path, const char *actor,
+                       struct kr_error *err)
+{
+    char *text;
+    size_t len;
+    int rc = read_file(path, CATALOGUE_IMPORT_MAX, &text, &len, err);
+    if (rc)
+        return rc;
+    struct arena *a = arena_new(0);
+    struct catalogue_import_result res;
+    rc = a ? catalogue_import(conn, a, actor, text, len, &res, err) : KR_ERR_NOMEM;
+    free(text);
+    if (rc) {
+        kr_error_prefix(err, "%s", path);
+        arena_free(a);
+        return rc;
+    }
+    if (res.synonym_groups)
+        printf("%s: %zu synonym groups stored.\n", path, res.synonym_groups);
+    else
+        printf("%s: %zu created, %zu updated, %zu unchanged, %zu rejected.\n", path, res.created,
+               res.updated, res.unchanged, res.rejected_count);
+    for (size_t i = 0; i < res.rejected_count; i++)
+        printf("  rejected services[%zu]%s%s%s: %s\n", res.rejected[i].index,
+               res.rejected[i].id ? " (" : "", res.rejected[i].id ? res.rejected[i].id : "",
+               res.rejected[i].id ? ")" : "", res.rejected[i].reason);
+    rc = res.rejected_count ? kr_error_set(err, KR_ERR_INVALID, "%s: %zu record%s rejected", path,
+                                           res.rejected_count, res.rejected_count == 1 ? "" : "s")
+                            : KR_OK;
+    arena_free(a);
+    return rc;
+}
+
+static int catalogue_export(struct db_conn *conn, bool csv, struct kr_error *err)
+{
+    struct buf out;
+    buf_init(&out, (size_t)1 << 30);
+    int rc = csv ? catalogue_export_csv(conn, &out, err) : catalogue_export_json(conn, &out, err);
+    if (rc == KR_OK && fwrite(buf_cstr(&out), 1, out.len, stdout) != out.len)
+        rc = kr_error_set(err, KR_ERR_IO, "cannot write the export");
+    buf_release(&out);
+    return rc;
+}
+
+static int cmd_catalogue(struct context *ctx, int argc, char **argv)
+{
+    bool import = argc >= 2 && strcmp(argv[1], "import") == 0;
+    bool export = argc >= 2 && strcmp(argv[1], "export") == 0;
+    if (!import && !export)
+        return usage_error("unknown catalogue command '%s'", argc < 2 ? "" : argv[1]);
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"csv", no_argument, NULL, 'v'},
+                                         {NULL, 0, NULL, 0}};
+    bool csv = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, "+", opts, NULL)) != -1) {
+        if (c == 'c')
+            ctx->config_path = optarg;
+        else if (c == 'v' && export)
+            csv = true;
+        else
+            return usage_error("invalid option for catalogue %s", argv[1]);
+    }
+    int rest = argc - 1 - optind;
+    if (import && rest != 1)
+        return usage_error("%s", "catalogue import needs exactly one FILE");
+    if (export && rest != 0)
+        return usage_error("unexpected argument '%s'", argv[1 + optind]);
+    struct kr_error err;
+    kr_error_clear(&err);
+    int rc = setup(ctx, 1, true, &err);
+    struct db_conn *conn = NULL;
+    if (rc == KR_OK)
+        rc = db_acquire(ctx->db, &conn, &err);
+    if (rc == KR_OK)
+        rc = import ? import_file(conn, argv[1 + optind], "cli", &err)
+                    : catalogue_export(conn, csv, &err);
+    db_release(conn);
+    return rc ? fail(&err) : EXIT_SUCCESS;
+}
+
 /* ---- version, help ------------------------------------------------------------------------ */
 
 static int cmd_version(struct context *ctx, int argc, char **argv)
@@ -525,9 +672,9 @@ static const struct {
     const char *name;
     int (*fn)(struct context *ctx, int argc, char **argv);
 } commands[] = {
-    {"serve", cmd_serve}, {"migrate", cmd_migrate}, {"seed-demo", cmd_seed_demo},
-    {"user", cmd_user},   {"audit", cmd_audit},     {"version", cmd_version},
-    {"help", cmd_help},
+    {"serve", cmd_serve},     {"migrate", cmd_migrate}, {"seed-demo", cmd_seed_demo},
+    {"user", cmd_user},       {"audit", cmd_audit},     {"catalogue", cmd_catalogue},
+    {"version", cmd_version}, {"help", cmd_help},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,457 @@
+/*
+ * io.c - import and export of the catalogue (JSON "kreisel-catalogue/1",
+ * synonyms "kreisel-synonyms/1", CSV of the essentials), and reading one
+ * record.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts/accounts.h"
+#include "audit/audit.h"
+#include "catalogue/catalogue.h"
+#include "core/util.h"
+
+#define SYNONYM_GROUPS_MAX 2000
+#define SYNONYM_WORDS_MAX 50
+
+static void decref(void *p)
+{
+    json_decref(p);
+}
+
+/* Bump the generation so that every server rebuilds its snapshot. */
+static int bump_generation(struct db_conn *conn, struct kr_error *err)
+{
+    return db_exec(conn, "UPDATE catalogue_state SET generation = generation + 1 WHERE id = 1",
+                   NULL, 0, NULL, err);
+}
+
+static unsigned situation_bits(const json_t *list)
+{
+    unsigned bits = 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        int s = catalogue_situation_parse(json_string_value(v));
+        if (s >= 0)
+            bits |= 1u << s;
+    }
+    return bits;
+}
+
+static char *situation_text(struct arena *a, unsigned bits)
+{
+    struct buf b;
+    buf_init(&b, 256);
+    for (unsigned i = 0; i < CATALOGUE_SITUATION_COUNT; i++)
+        if (bits & (1u << i)) {
+            if (b.len)
+                buf_putc(&b, ' ');
+            buf_puts(&b, catalogue_situation_name(i));
+        }
+    char *s = arena_strdup(a, buf_cstr(&b));
+    buf_release(&b);
+    return s;
+}
+
+static const char *str(const json_t *r, const char *key)
+{
+    return json_string_value(json_object_get(r, key));
+}
+
+/* Insert or update one checked record.  *change: 0 unchanged, 1 created,
+ * 2 updated. */
+static int store_record(struct db_conn *conn, struct arena *a, const char *actor, const json_t *r,
+                        int *change, struct kr_error *err)
+{
+    char *canon = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!canon || arena_defer(a, free, canon))
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    char hash[2 * KR_SHA256_LEN + 1];
+    kr_sha256_hex(canon, strlen(canon), hash);
+    const char *id = str(r, "id");
+    char *old = NULL;
+    int rc = db_query_text(conn, "SELECT record_hash FROM catalogue_service WHERE id = $1",
+                           DB_PARAMS(DB_TEXT(id)), a, &old, err);
+    if (rc && rc != KR_ERR_NOT_FOUND)
+        return rc;
+    if (rc == KR_OK && strcmp(old, hash) == 0) {
+        *change = 0;
+        return KR_OK;
+    }
+    *change = rc == KR_ERR_NOT_FOUND ? 1 : 2;
+    const json_t *online = json_object_get(r, "online");
+    const char *form = str(online, "form");
+    bool appt = json_is_true(json_object_get(online, "appointment"));
+    char *sit = situation_text(a, situation_bits(json_object_get(r, "life_situations")));
+    int64_t now = kr_now();
+    const char *sql =
+        *change == 1
+            ? "INSERT INTO catalogue_service (id, leika, title, title_en, summary, summary_en, "
+              "org_unit, life_situations, online_form, appointment, last_reviewed, "
+              "plain_language, record, record_hash, created_at, updated_at) VALUES ($1, $2, $3, "
+              "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)"
+            : "UPDATE catalogue_service SET leika = $2, title = $3, title_en = $4, summary = $5, "
+              "summary_en = $6, org_unit = $7, life_situations = $8, online_form = $9, "
+              "appointment = $10, last_reviewed = $11, plain_language = $12, record = $13, "
+              "record_hash = $14, updated_at = $15 WHERE id = $1";
+    rc = db_exec(conn, sql,
+                 DB_PARAMS(DB_TEXT(id), DB_TEXT(str(r, "leika")), DB_TEXT(str(r, "title")),
+                           DB_TEXT(str(r, "title_en")), DB_TEXT(str(r, "summary")),
+                           DB_TEXT(str(r, "summary_en")), DB_TEXT(str(r, "org_unit")), DB_TEXT(sit),
+                           DB_TEXT(form), DB_INT(appt), DB_TEXT(str(r, "last_reviewed")),
+                           DB_INT(json_is_true(json_object_get(r, "plain_language"))),
+                           DB_TEXT(canon), DB_TEXT(hash), DB_INT(now)),
+                 NULL, err);
+    if (rc)
+        return rc;
+    json_t *details = json_pack("{s:s}", "record_hash", hash);
+    struct audit_event ev = {actor,
+                             *change == 1 ? "catalogue.service.create" : "catalogue.service.update",
+                             "service", id, details};
+    rc = audit_append(conn, &ev, NULL, err);
+    json_decref(details);
+    return rc;
+}
+
+static void reject(struct arena *a, struct catalogue_import_result *res, size_t index,
+                   const json_t *r, const char *reason)
+{
+    struct catalogue_rejection *x = &res->rejected[res->rejected_count++];
+    x->index = index;
+    const char *id = str(r, "id");
+    x->id = id && strlen(id) <= 64 ? arena_strdup(a, id) : NULL;
+    x->reason = arena_strdup(a, reason);
+}
+
+/* Why a checked record cannot be stored (unknown unit, repeated id), or
+ * NULL. */
+static int record_refused(struct db_conn *conn, struct arena *a, const json_t *r, json_t *seen,
+                          struct kr_error *why, struct kr_error *err)
+{
+    int rc = catalogue_record_check(r, why);
+    if (rc)
+        return rc;
+    const char *id = str(r, "id");
+    if (json_object_get(seen, id))
+        return kr_error_set(why, KR_ERR_INVALID, "id: repeated in this file");
+    json_object_set_new(seen, id, json_true());
+    struct account_org_unit unit;
+    rc = accounts_org_unit_find(conn, a, str(r, "org_unit"), &unit, err);
+    if (rc == KR_ERR_NOT_FOUND)
+        return kr_error_set(why, KR_ERR_INVALID, "org_unit: no unit with the code '%s'",
+                            str(r, "org_unit"));
+    return rc;
+}
+
+static int import_services(struct db_conn *conn, struct arena *a, const char *actor,
+                           const json_t *list, struct catalogue_import_result *res,
+                           struct kr_error *err)
+{
+    size_t n = json_array_size(list);
+    res->rejected = arena_calloc(a, n ? n : 1, sizeof(*res->rejected));
+    json_t *seen = json_object();
+    if (!res->rejected || !seen || arena_defer(a, decref, seen))
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *r = json_array_get(list, i);
+        struct kr_error why;
+        kr_error_clear(&why);
+        int rc = record_refused(conn, a, r, seen, &why, err);
+        if (rc == KR_ERR_INVALID && why.code) {
+            reject(a, res, i, r, why.message);
+            continue;
+        }
+        int change = 0;
+        if (rc == KR_OK)
+            rc = store_record(conn, a, actor, r, &change, err);
+        if (rc)
+            return rc;
+        res->created += change == 1;
+        res->updated += change == 2;
+        res->unchanged += change == 0;
+    }
+    return KR_OK;
+}
+
+static int check_synonyms(const json_t *groups, struct kr_error *err)
+{
+    if (!json_is_array(groups) || json_array_size(groups) > SYNONYM_GROUPS_MAX)
+        return kr_error_set(err, KR_ERR_INVALID, "groups: must be a list of at most %d lists",
+                            SYNONYM_GROUPS_MAX);
+    size_t i, j;
+    const json_t *g, *w;
+    json_array_foreach(groups, i, g)
+    {
+        if (!json_is_array(g) || json_array_size(g) < 2 || json_array_size(g) > SYNONYM_WORDS_MAX)
+            return kr_error_set(err, KR_ERR_INVALID, "groups[%zu]: must be a list of 2-%d words", i,
+                                SYNONYM_WORDS_MAX);
+        json_array_foreach(g, j, w)
+        {
+            if (!json_is_string(w) || json_string_length(w) == 0 || json_string_length(w) > 100)
+                return kr_error_set(err, KR_ERR_INVALID,
+                                    "groups[%zu][%zu]: must be a word of 1-100 bytes", i, j);
+        }
+    }
+    return KR_OK;
+}
+
+static int import_synonyms(struct db_conn *conn, const char *actor, const json_t *doc,
+                           struct catalogue_import_result *res, struct kr_error *err)
+{
+    const json_t *groups = json_object_get(doc, "groups");
+    int rc = check_synonyms(groups, err);
+    if (rc == KR_OK)
+        rc = db_exec(conn, "DELETE FROM catalogue_synonym", NULL, 0, NULL, err);
+    size_t i, j;
+    const json_t *g, *w;
+    json_array_foreach(groups, i, g)
+    {
+        json_array_foreach(g, j, w)
+        {
+            if (rc == KR_OK)
+                rc = db_exec(conn,
+                             "INSERT INTO catalogue_synonym (group_no, position, word) "
+                             "VALUES ($1, $2, $3)",
+                             DB_PARAMS(DB_INT(i), DB_INT(j), DB_TEXT(json_string_value(w))), NULL,
+                             err);
+        }
+    }
+    res->synonym_groups = json_array_size(groups);
+    json_t *details = json_pack("{s:I}", "groups", (json_int_t)res->synonym_groups);
+    struct audit_event ev = {actor, "catalogue.synonyms.replace", "catalogue", "synonyms", details};
+    if (rc == KR_OK)
+        rc = audit_append(conn, &ev, NULL, err);
+    json_decref(details);
+    if (rc == KR_OK)
+        rc = bump_generation(conn, err);
+    return rc;
+}
+
+static int audit_import(struct db_conn *conn, const char *actor,
+                        const struct catalogue_import_result *res, struct kr_error *err)
+{
+    json_t *details =
+        json_pack("{s:I, s:I, s:I, s:I}", "created", (json_int_t)res->created, "updated",
+                  (json_int_t)res->updated, "unchanged", (json_int_t)res->unchanged, "rejected",
+                  (json_int_t)res->rejected_count);
+    struct audit_event ev = {actor, "catalogue.import", "catalogue", "services", details};
+    int rc = audit_append(conn, &ev, NULL, err);
+    json_decref(details);
+    if (rc == KR_OK && res->created + res->updated > 0)
+        rc = bump_generation(conn, err);
+    return rc;
+}
+
+static int parse_document(const char *text, size_t len, json_t **doc, const char **schema,
+                          struct kr_error *err)
+{
+    if (len > CATALOGUE_IMPORT_MAX)
+        return kr_error_set(err, KR_ERR_TOO_LARGE, "the file is larger than %d MiB",
+                            CATALOGUE_IMPORT_MAX / (1024 * 1024));
+    json_error_t jerr;
+    *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!*doc)
+        return kr_error_set(err, KR_ERR_INVALID, "line %d, column %d: %s", jerr.line, jerr.column,
+                            jerr.text);
+    *schema = json_string_value(json_object_get(*doc, "schema"));
+    if (!*schema || (strcmp(*schema, CATALOGUE_SCHEMA) != 0 &&
+                     strcmp(*schema, CATALOGUE_SYNONYMS_SCHEMA) != 0)) {
+        json_decref(*doc);
+        return kr_error_set(err, KR_ERR_INVALID, "schema: expected \"%s\" or \"%s\"",
+                            CATALOGUE_SCHEMA, CATALOGUE_SYNONYMS_SCHEMA);
+    }
+    return KR_OK;
+}
+
+int catalogue_import(struct db_conn *conn, struct arena *a, const char *actor, const char *text,
+                     size_t len, struct catalogue_import_result *res, struct kr_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    json_t *doc;
+    const char *schema;
+    int rc = parse_document(text, len, &doc, &schema, err);
+    if (rc)
+        return rc;
+    bool synonyms = strcmp(schema, CATALOGUE_SYNONYMS_SCHEMA) == 0;
+    const json_t *list = json_object_get(doc, "services");
+    if (!synonyms && !json_is_array(list)) {
+        json_decref(doc);
+        return kr_error_set(err, KR_ERR_INVALID, "services: missing or not a list");
+    }
+    bool own = !db_in_transaction(conn);
+    rc = own ? db_begin(conn, err) : KR_OK;
+    if (rc == KR_OK && synonyms)
+        rc = import_synonyms(conn, actor, doc, res, err);
+    else if (rc == KR_OK) {
+        rc = import_services(conn, a, actor, list, res, err);
+        if (rc == KR_OK)
+            rc = audit_import(conn, actor, res, err);
+    }
+    if (rc == KR_OK && own)
+        rc = db_commit(conn, err);
+    if (rc && own)
+        db_rollback(conn);
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- Export ------------------------------------------------------------------ */
+
+struct row {
+    char *id;
+    char *cols[13];
+};
+
+static int cmp_row(const void *a, const void *b)
+{
+    return strcmp(((const struct row *)a)->id, ((const struct row *)b)->id);
+}
+
+/* Every service's columns (ncols of the select), ordered by id in C so
+ * that both backends give the same order whatever their collation. */
+static int load_rows(struct db_conn *conn, struct arena *a, const char *sql, int ncols,
+                     struct row **rows, size_t *count, struct kr_error *err)
+{
+    struct db_stmt *st;
+    int rc = db_query(conn, sql, NULL, 0, &st, err);
+    size_t n = 0, cap = 0;
+    struct row *r = NULL;
+    while (rc == KR_OK && (rc = db_step(st, err)) == DB_ROW) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            struct row *nr = arena_alloc(a, ncap * sizeof(*nr));
+            if (!nr) {
+                rc = kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+                break;
+            }
+            if (n)
+                memcpy(nr, r, n * sizeof(*nr));
+            r = nr;
+            cap = ncap;
+        }
+        r[n].id = db_column_strdup(st, 0, a);
+        for (int c = 0; c < ncols; c++)
+            r[n].cols[c] = db_column_strdup(st, c, a);
+        n++;
+        rc = KR_OK;
+    }
+    db_finish(st);
+    if (rc < 0)
+        return rc;
+    if (n)
+        qsort(r, n, sizeof(*r), cmp_row);
+    *rows = r;
+    *count = n;
+    return KR_OK;
+}
+
+int catalogue_export_json(struct db_conn *conn, struct buf *out, struct kr_error *err)
+{
+    struct arena *a = arena_new(0);
+    if (!a)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    struct row *rows;
+    size_t n;
+    int rc = load_rows(conn, a, "SELECT id, record FROM catalogue_service", 2, &rows, &n, err);
+    buf_printf(out, "{\n  \"schema\": \"%s\",\n  \"services\": [", CATALOGUE_SCHEMA);
+    for (size_t i = 0; rc == KR_OK && i < n; i++) {
+        json_t *r = json_loads(rows[i].cols[1], 0, NULL);
+        char *text = r ? json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        json_decref(r);
+        if (!text) {
+            rc = kr_error_set(err, KR_ERR_INTEGRITY, "service %s: stored record is not JSON",
+                              rows[i].id);
+            break;
+        }
+        buf_puts(out, i ? ",\n" : "\n");
+        buf_puts(out, text);
+        free(text);
+    }
+    buf_puts(out, "\n  ]\n}\n");
+    arena_free(a);
+    if (rc == KR_OK && buf_status(out))
+        rc = kr_error_set(err, buf_status(out), "the export does not fit");
+    return rc;
+}
+
+static void csv_field(struct buf *out, const char *s)
+{
+    if (!s)
+        s = "";
+    if (!strpbrk(s, ",\"\r\n")) {
+        buf_puts(out, s);
+        return;
+    }
+    buf_putc(out, '"');
+    for (; *s; s++) {
+        if (*s == '"')
+            buf_putc(out, '"');
+        buf_putc(out, *s);
+    }
+    buf_putc(out, '"');
+}
+
+int catalogue_export_csv(struct db_conn *conn, struct buf *out, struct kr_error *err)
+{
+    static const char *const header[] = {"id",          "leika",           "title",
+                                         "title_en",    "summary",         "summary_en",
+                                         "org_unit",    "life_situations", "online_form",
+                                         "appointment", "last_reviewed",   "plain_language"};
+    struct arena *a = arena_new(0);
+    if (!a)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    struct row *rows;
+    size_t n;
+    int rc = load_rows(conn, a,
+                       "SELECT id, leika, title, title_en, summary, summary_en, org_unit, "
+                       "life_situations, online_form, appointment, last_reviewed, "
+                       "plain_language FROM catalogue_service",
+                       12, &rows, &n, err);
+    for (size_t c = 0; c < KR_ARRAY_LEN(header); c++) {
+        buf_puts(out, c ? "," : "");
+        buf_puts(out, header[c]);
+    }
+    buf_puts(out, "\r\n");
+    for (size_t i = 0; rc == KR_OK && i < n; i++) {
+        for (size_t c = 0; c < KR_ARRAY_LEN(header); c++) {
+            if (c)
+                buf_putc(out, ',');
+            csv_field(out, rows[i].cols[c]);
+        }
+        buf_puts(out, "\r\n");
+    }
+    arena_free(a);
+    if (rc == KR_OK && buf_status(out))
+        rc = kr_error_set(err, buf_status(out), "the export does not fit");
+    return rc;
+}
+
+/* ---- One record ----------------------------------------------------------------- */
+
+int catalogue_service_get(struct db_conn *conn, struct arena *a, const char *id, json_t **record,
+                          char **etag, struct kr_error *err)
+{
+    if (!catalogue_id_valid(id))
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "no such service");
+    struct db_stmt *st;
+    int rc = db_query(conn, "SELECT record, record_hash FROM catalogue_service WHERE id = $1",
+                      DB_PARAMS(DB_TEXT(id)), &st, err);
+    if (rc == KR_OK)
+        rc = db_step(st, err);
+    if (rc == DB_DONE)
+        rc = kr_error_set(err, KR_ERR_NOT_FOUND, "no such service");
+    if (rc == DB_ROW) {
+        json_error_t jerr;
+        *record = json_loads(db_column_text(st, 0), 0, &jerr);
+        if (etag)
+            *etag = arena_printf(a, "\"%.20s\"", db_column_text(st, 1));
+        rc = !*record ? kr_error_set(err, KR_ERR_INTEGRITY, "stored record is not JSON")
+             : arena_defer(a, decref, *record) || (etag && !*etag)
+                 ? kr_error_set(err, KR_ERR_NOMEM, "out of memory")
+                 : KR_OK;
+    }
+    db_finish(st);
+    return rc;
+}
