@@ -33,9 +33,12 @@ CREATE TABLE catalogue_synonym (
     PRIMARY KEY (group_no, position)
 );
 
--- One row: bumped by every import that changes something.
+-- One row: generation is bumped by every import that changes something;
+-- synonyms_hash is the SHA-256 of the stored groups (canonical JSON), so
+-- that importing the same synonyms again changes nothing.
 CREATE TABLE catalogue_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
-    generation BIGINT NOT NULL
+    generation BIGINT NOT NULL,
+    synonyms_hash TEXT NOT NULL
 );
-INSERT INTO catalogue_state (id, generation) VALUES (1, 1);
+INSERT INTO catalogue_state (id, generation, synonyms_hash) VALUES (1, 1, '');

@@ -569,7 +569,8 @@ static int import_file(struct db_conn *conn, const char *path, const char *actor
         return rc;
     }
     if (res.synonym_groups)
-        printf("%s: %zu synonym groups stored.\n", path, res.synonym_groups);
+        printf("%s: %zu synonym groups %s.\n", path, res.synonym_groups,
+               res.unchanged ? "unchanged" : "stored");
     else
         printf("%s: %zu created, %zu updated, %zu unchanged, %zu rejected.\n", path, res.created,
                res.updated, res.unchanged, res.rejected_count);

@@ -84,7 +84,8 @@ struct catalogue_rejection {
 
 struct catalogue_import_result {
     size_t created, updated, unchanged;
-    size_t synonym_groups; /* for a synonyms file */
+    size_t synonym_groups; /* for a synonyms file (unchanged is 1 when they were
+                            * the same as stored) */
     struct catalogue_rejection *rejected;
     size_t rejected_count;
 };

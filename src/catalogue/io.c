@@ -197,13 +197,10 @@ static int check_synonyms(const json_t *groups, struct kr_error *err)
     return KR_OK;
 }
 
-static int import_synonyms(struct db_conn *conn, const char *actor, const json_t *doc,
-                           struct catalogue_import_result *res, struct kr_error *err)
+static int store_synonyms(struct db_conn *conn, const json_t *groups, const char *hash,
+                          struct kr_error *err)
 {
-    const json_t *groups = json_object_get(doc, "groups");
-    int rc = check_synonyms(groups, err);
-    if (rc == KR_OK)
-        rc = db_exec(conn, "DELETE FROM catalogue_synonym", NULL, 0, NULL, err);
+    int rc = db_exec(conn, "DELETE FROM catalogue_synonym", NULL, 0, NULL, err);
     size_t i, j;
     const json_t *g, *w;
     json_array_foreach(groups, i, g)
@@ -218,8 +215,38 @@ static int import_synonyms(struct db_conn *conn, const char *actor, const json_t
                              err);
         }
     }
+    if (rc == KR_OK)
+        rc = db_exec(conn, "UPDATE catalogue_state SET synonyms_hash = $1 WHERE id = 1",
+                     DB_PARAMS(DB_TEXT(hash)), NULL, err);
+    return rc;
+}
+
+/* Replace the synonym groups, unless they are the same as stored. */
+static int import_synonyms(struct db_conn *conn, struct arena *a, const char *actor,
+                           const json_t *doc, struct catalogue_import_result *res,
+                           struct kr_error *err)
+{
+    const json_t *groups = json_object_get(doc, "groups");
+    int rc = check_synonyms(groups, err);
+    if (rc)
+        return rc;
     res->synonym_groups = json_array_size(groups);
-    json_t *details = json_pack("{s:I}", "groups", (json_int_t)res->synonym_groups);
+    char *canon = json_dumps(groups, JSON_COMPACT);
+    if (!canon)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    char hash[2 * KR_SHA256_LEN + 1];
+    kr_sha256_hex(canon, strlen(canon), hash);
+    free(canon);
+    char *old = NULL;
+    rc = db_query_text(conn, "SELECT synonyms_hash FROM catalogue_state WHERE id = 1", NULL, 0, a,
+                       &old, err);
+    if (rc || strcmp(old, hash) == 0) {
+        res->unchanged = rc == KR_OK;
+        return rc;
+    }
+    rc = store_synonyms(conn, groups, hash, err);
+    json_t *details =
+        json_pack("{s:I, s:s}", "groups", (json_int_t)res->synonym_groups, "hash", hash);
     struct audit_event ev = {actor, "catalogue.synonyms.replace", "catalogue", "synonyms", details};
     if (rc == KR_OK)
         rc = audit_append(conn, &ev, NULL, err);
@@ -283,7 +310,7 @@ int catalogue_import(struct db_conn *conn, struct arena *a, const char *actor, c
     bool own = !db_in_transaction(conn);
     rc = own ? db_begin(conn, err) : KR_OK;
     if (rc == KR_OK && synonyms)
-        rc = import_synonyms(conn, actor, doc, res, err);
+        rc = import_synonyms(conn, a, actor, doc, res, err);
     else if (rc == KR_OK) {
         rc = import_services(conn, a, actor, list, res, err);
         if (rc == KR_OK)
