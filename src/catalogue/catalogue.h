@@ -140,6 +140,7 @@ struct catalogue_snapshot {
     /* private */
     struct arena *mem;
     int refs;
+    struct catalogue_cache *cache; /* recent results, see catalogue_search */
 };
 
 /*
@@ -161,13 +162,19 @@ struct catalogue_query {
     const char *text;
     int situation;
     bool typing; /* suggestions while typing: last word is a prefix */
+    size_t top;  /* only the first top results need to be in order; 0: all */
 };
 
 /*
- * The services matching q, best first, as an arena array of indexes into
+ * The services matching q, best first (the first q->top of them, see
+ * struct catalogue_query), as an arena array of indexes into
  * snap->services.  Without text: every service (of the situation) ordered
  * by title.  Never fails on the query's content; errors are KR_ERR_NOMEM.
+ * The full result lists of recent queries (by text, situation and typing)
+ * are cached with the snapshot (CATALOGUE_CACHE_SLOTS, direct-mapped):
+ * common queries then cost a hash and a copy instead of a search.
  */
+#define CATALOGUE_CACHE_SLOTS 512
 int catalogue_search(const struct catalogue_snapshot *snap, const struct catalogue_query *q,
                      struct arena *a, uint32_t **results, size_t *count,
                      struct kr_error *err) KR_MUST_CHECK;

@@ -181,7 +181,7 @@ static int results_page(struct http_request *req, struct kr_error *err)
         rc = snapshot(req, &snap, err);
     uint32_t *found;
     size_t n;
-    struct catalogue_query cq = {q, situation, false};
+    struct catalogue_query cq = {q, situation, false, (size_t)page * PAGE_SIZE};
     if (rc == KR_OK)
         rc = catalogue_search(snap, &cq, http_arena(req), &found, &n, err);
     if (rc)
@@ -657,7 +657,8 @@ static int api_services(struct http_request *req, struct kr_error *err)
     if (rc == KR_OK)
         rc = snapshot(req, &snap, err);
     const char *q = query_text(req);
-    struct catalogue_query cq = {q, situation, typing && strcmp(typing, "1") == 0};
+    struct catalogue_query cq = {q, situation, typing && strcmp(typing, "1") == 0,
+                                 (size_t)(page * per_page)};
     uint32_t *found;
     size_t n;
     if (rc == KR_OK)

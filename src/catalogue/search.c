@@ -420,23 +420,35 @@ static int term_of(struct search_index *ix, const char *stem, uint32_t *out)
     return KR_OK;
 }
 
-/* The term of a word in umlaut form w, stemming each distinct word once. */
+/* The term of an analysed but not yet stemmed word (sw->stem holds its
+ * umlaut form): each distinct word is stemmed once per build. */
 static int word_term(struct search_index *ix, const struct search_word *sw, uint32_t *out)
 {
     uint32_t wi;
-    if (strmap_get(&ix->word_map, sw->key, &wi)) {
+    if (strmap_get(&ix->word_map, sw->stem, &wi)) {
         *out = ix->words[wi].term;
         return KR_OK;
     }
+    char stem[SEARCH_WORD_MAX + 1];
+    size_t len = strlen(sw->stem);
+    const sb_symbol *s = sb_stemmer_stem(ix->stemmer->sb, (const sb_symbol *)sw->stem, (int)len);
+    if (s) {
+        len = (size_t)sb_stemmer_length(ix->stemmer->sb);
+        memcpy(stem, s, len > SEARCH_WORD_MAX ? SEARCH_WORD_MAX : len);
+        stem[len > SEARCH_WORD_MAX ? SEARCH_WORD_MAX : len] = '\0';
+    } else {
+        memcpy(stem, sw->stem, len + 1);
+    }
     uint32_t term;
-    if (term_of(ix, sw->stem, &term) ||
+    if (term_of(ix, stem, &term) ||
         grow((void **)&ix->words, &ix->words_cap, ix->nwords + 1, sizeof(struct word)))
         return KR_ERR_NOMEM;
     struct word *w = &ix->words[ix->nwords];
     w->key = arena_strdup(ix->strings, sw->key);
     w->len = strlen(sw->key);
     w->term = term;
-    if (!w->key || strmap_put(&ix->word_map, w->key, (uint32_t)ix->nwords))
+    char *form = arena_strdup(ix->strings, sw->stem);
+    if (!w->key || !form || strmap_put(&ix->word_map, form, (uint32_t)ix->nwords))
         return KR_ERR_NOMEM;
     ix->nwords++;
     *out = term;
@@ -487,7 +499,8 @@ static int index_text(struct search_index *ix, uint32_t doc, const char *text, u
             if (take == 0)
                 take = 4096;
         }
-        size_t n = search_analyze(ix->stemmer, p, take, words, ANALYZE_CHUNK);
+        /* Not stemmed here: word_term stems each distinct word once. */
+        size_t n = search_analyze(NULL, p, take, words, ANALYZE_CHUNK);
         for (size_t i = 0; i < n; i++) {
             uint32_t term;
             if (word_term(ix, &words[i], &term) || add_posting(ix, term, doc, weight))
@@ -751,6 +764,34 @@ static int cmp_hit(const void *a, const void *b)
     return x->doc < y->doc ? -1 : x->doc > y->doc;
 }
 
+static void swap_hit(struct search_hit *a, struct search_hit *b)
+{
+    struct search_hit t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Reorder h[0..n) so that the best k come first (in any order):
+ * quickselect with a middle pivot, O(n) on average. */
+static void select_best(struct search_hit *h, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n;
+    while (hi - lo > 1) {
+        swap_hit(&h[lo + (hi - lo) / 2], &h[hi - 1]);
+        size_t store = lo;
+        for (size_t i = lo; i + 1 < hi; i++)
+            if (cmp_hit(&h[i], &h[hi - 1]) < 0)
+                swap_hit(&h[i], &h[store++]);
+        swap_hit(&h[store], &h[hi - 1]);
+        if (store == k || store + 1 == k)
+            return;
+        if (store > k)
+            hi = store;
+        else
+            lo = store + 1;
+    }
+}
+
 /* The words of the query without stop words (all of them when every word
  * is one).  Returns their number. */
 static size_t query_words(const struct search_index *ix, const char *query, size_t len,
@@ -778,7 +819,7 @@ static size_t cut_utf8(const char *s, size_t len)
 }
 
 int search_query(const struct search_index *ix, const char *query, bool typing,
-                 bool (*filter)(uint32_t doc, const void *arg), const void *filter_arg,
+                 bool (*filter)(uint32_t doc, const void *arg), const void *filter_arg, size_t top,
                  struct arena *a, struct search_hit **hits, size_t *count, struct kr_error *err)
 {
     *hits = NULL;
@@ -820,7 +861,12 @@ int search_query(const struct search_index *ix, const char *query, bool typing,
         h[k].score = q->score[d] * coord * coord;
         k++;
     }
-    qsort(h, k, sizeof(*h), cmp_hit);
+    if (top > 0 && top < k) {
+        select_best(h, k, top);
+        qsort(h, top, sizeof(*h), cmp_hit);
+    } else {
+        qsort(h, k, sizeof(*h), cmp_hit);
+    }
     *hits = h;
     *count = k;
     return KR_OK;

@@ -109,14 +109,16 @@ struct search_hit {
 /*
  * Search for query (any UTF-8 text; NULL or empty finds nothing).  Only
  * documents for which filter(doc, filter_arg) is true are returned (filter
- * may be NULL).  *hits is an arena array of *count hits, best first.
+ * may be NULL).  *hits is an arena array of *count hits, best first; with
+ * top > 0 only the first top hits are in order (the rest follow in any
+ * order: a results page needs the count of all but the order of a few).
  * typing: the user is still typing the last word (suggestions): it then
  * matches as a prefix from 2 letters on; otherwise from 3.  Errors:
  * KR_ERR_NOMEM only.  Text that is not UTF-8 is not an error: invalid
  * bytes separate words.
  */
 int search_query(const struct search_index *ix, const char *query, bool typing,
-                 bool (*filter)(uint32_t doc, const void *arg), const void *filter_arg,
+                 bool (*filter)(uint32_t doc, const void *arg), const void *filter_arg, size_t top,
                  struct arena *a, struct search_hit **hits, size_t *count,
                  struct kr_error *err) KR_MUST_CHECK;
 

@@ -13,6 +13,9 @@
 
 #define SYNONYMS_MAX 20000
 
+static struct catalogue_cache *cache_new(void);
+static void cache_free(struct catalogue_cache *c);
+
 struct load_state {
     struct catalogue_snapshot *snap;
     struct arena *tmp; /* texts for the index, freed after the build */
@@ -275,6 +278,7 @@ int catalogue_snapshot_load(struct db_conn *conn, struct catalogue_snapshot **ou
         return rc;
     }
     snap->refs = 1;
+    snap->cache = cache_new(); /* without it, searches are just not cached */
     kr_log_json(KR_LOG_INFO, "catalogue_loaded",
                 json_pack("{s:I, s:I, s:I, s:I, s:I}", "services", (json_int_t)snap->count,
                           "generation", (json_int_t)snap->generation, "terms",
@@ -290,6 +294,7 @@ void catalogue_snapshot_release(struct catalogue_snapshot *snap)
     if (!snap || __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     search_index_free(snap->index);
+    cache_free(snap->cache);
     free(snap->services);
     arena_free(snap->mem);
     free(snap);
@@ -306,6 +311,90 @@ const struct catalogue_summary *catalogue_snapshot_find(const struct catalogue_s
     if (!id || snap->count == 0)
         return NULL;
     return bsearch(id, snap->services, snap->count, sizeof(*snap->services), cmp_id_key);
+}
+
+/* ---- Result cache ------------------------------------------------------------------ */
+
+struct cache_slot {
+    char *key; /* "situation|typing|text" */
+    uint32_t *results;
+    size_t count;
+};
+
+struct catalogue_cache {
+    pthread_mutex_t lock;
+    struct cache_slot slots[CATALOGUE_CACHE_SLOTS];
+};
+
+static struct catalogue_cache *cache_new(void)
+{
+    struct catalogue_cache *c = calloc(1, sizeof(*c));
+    if (c)
+        pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+static void cache_free(struct catalogue_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < CATALOGUE_CACHE_SLOTS; i++) {
+        free(c->slots[i].key);
+        free(c->slots[i].results);
+    }
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+static size_t cache_index(const char *key)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 1099511628211ULL;
+    return (size_t)(h % CATALOGUE_CACHE_SLOTS);
+}
+
+/* Copy the cached results of key into the arena; false when not cached. */
+static bool cache_get(struct catalogue_cache *c, const char *key, struct arena *a,
+                      uint32_t **results, size_t *count)
+{
+    struct cache_slot *s = &c->slots[cache_index(key)];
+    bool hit = false;
+    pthread_mutex_lock(&c->lock);
+    if (s->key && strcmp(s->key, key) == 0) {
+        *results = arena_alloc(a, (s->count ? s->count : 1) * sizeof(**results));
+        if (*results) {
+            memcpy(*results, s->results, s->count * sizeof(**results));
+            *count = s->count;
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+/* Remember results (fully ordered) under key; failures only skip it. */
+static void cache_put(struct catalogue_cache *c, const char *key, const uint32_t *results,
+                      size_t count)
+{
+    char *k = strdup(key);
+    uint32_t *r = malloc((count ? count : 1) * sizeof(*r));
+    if (!k || !r) {
+        free(k);
+        free(r);
+        return;
+    }
+    memcpy(r, results, count * sizeof(*r));
+    struct cache_slot *s = &c->slots[cache_index(key)];
+    pthread_mutex_lock(&c->lock);
+    char *old_key = s->key;
+    uint32_t *old_results = s->results;
+    s->key = k;
+    s->results = r;
+    s->count = count;
+    pthread_mutex_unlock(&c->lock);
+    free(old_key);
+    free(old_results);
 }
 
 /* ---- Search ------------------------------------------------------------------------ */
@@ -343,10 +432,19 @@ int catalogue_search(const struct catalogue_snapshot *snap, const struct catalog
                 (*results)[(*count)++] = snap->by_title[i];
         return KR_OK;
     }
+    char *key =
+        arena_printf(a, "%d|%d|%.*s", q->situation, q->typing, SEARCH_QUERY_MAX + 1, q->text);
+    if (!key)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    if (snap->cache && cache_get(snap->cache, key, a, results, count))
+        return KR_OK;
     struct search_hit *hits;
     size_t n;
-    int rc = search_query(snap->index, q->text, q->typing,
-                          q->situation >= 0 ? situation_filter : NULL, &f, a, &hits, &n, err);
+    /* A cached list must be fully ordered: only uncached searches may
+     * order just the top. */
+    int rc =
+        search_query(snap->index, q->text, q->typing, q->situation >= 0 ? situation_filter : NULL,
+                     &f, snap->cache ? 0 : q->top, a, &hits, &n, err);
     if (rc)
         return rc;
     *results = arena_calloc(a, n ? n : 1, sizeof(**results));
@@ -355,6 +453,8 @@ int catalogue_search(const struct catalogue_snapshot *snap, const struct catalog
     for (size_t i = 0; i < n; i++)
         (*results)[i] = hits[i].doc;
     *count = n;
+    if (snap->cache)
+        cache_put(snap->cache, key, *results, n);
     return KR_OK;
 }
 

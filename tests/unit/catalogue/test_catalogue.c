@@ -276,7 +276,7 @@ static size_t run_queries(const struct catalogue_snapshot *snap, struct arena *a
         uint32_t *found;
         size_t n;
         struct kr_error err;
-        struct catalogue_query cq = {q, -1, false};
+        struct catalogue_query cq = {q, -1, false, 3};
         assert_int_equal(catalogue_search(snap, &cq, a, &found, &n, &err), KR_OK);
         bool ok = false;
         for (size_t i = 0; i < n && i < 3; i++)
@@ -317,7 +317,7 @@ static void test_demo_queries_top3(void **state)
     /* Without text: everything of the situation, by title. */
     uint32_t *found;
     size_t n;
-    struct catalogue_query all = {"", catalogue_situation_parse("car"), false};
+    struct catalogue_query all = {"", catalogue_situation_parse("car"), false, 0};
     assert_int_equal(catalogue_search(snap, &all, f.a, &found, &n, &err), KR_OK);
     assert_true(n > 5 && n < snap->count);
     for (size_t i = 0; i < n; i++)

@@ -147,7 +147,7 @@ static uint32_t top(struct search_index *ix, struct arena *a, const char *q, siz
 {
     struct search_hit *hits;
     struct kr_error err;
-    assert_int_equal(search_query(ix, q, false, NULL, NULL, a, &hits, count, &err), KR_OK);
+    assert_int_equal(search_query(ix, q, false, NULL, NULL, 0, a, &hits, count, &err), KR_OK);
     return *count ? hits[0].doc : UINT32_MAX;
 }
 
