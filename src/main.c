@@ -47,8 +47,9 @@ static const char usage_text[] =
     "  audit verify     check the audit log's hash chain (exit 1 when broken)\n"
     "  catalogue import FILE\n"
     "                   import services (kreisel-catalogue/1) or search synonyms\n"
-    "                   (kreisel-synonyms/1) from a JSON file; exit 1 when a record\n"
-    "                   was rejected (the others are stored)\n"
+    "                   (kreisel-synonyms/1) from a JSON file, or changes of the\n"
+    "                   essentials from a FILE.csv; exit 1 when a record was\n"
+    "                   rejected (the others are stored)\n"
     "  catalogue export [--csv]\n"
     "                   print the catalogue as JSON, or its essentials as CSV\n"
     "  version          print the version\n"
@@ -561,7 +562,11 @@ static int import_file(struct db_conn *conn, const char *path, const char *actor
         return rc;
     struct arena *a = arena_new(0);
     struct catalogue_import_result res;
-    rc = a ? catalogue_import(conn, a, actor, text, len, &res, err) : KR_ERR_NOMEM;
+    size_t plen = strlen(path);
+    bool csv = plen > 4 && strcmp(path + plen - 4, ".csv") == 0;
+    rc = !a    ? KR_ERR_NOMEM
+         : csv ? catalogue_import_csv(conn, a, actor, text, len, &res, err)
+               : catalogue_import(conn, a, actor, text, len, &res, err);
     free(text);
     if (rc) {
         kr_error_prefix(err, "%s", path);
@@ -575,9 +580,10 @@ static int import_file(struct db_conn *conn, const char *path, const char *actor
         printf("%s: %zu created, %zu updated, %zu unchanged, %zu rejected.\n", path, res.created,
                res.updated, res.unchanged, res.rejected_count);
     for (size_t i = 0; i < res.rejected_count; i++)
-        printf("  rejected services[%zu]%s%s%s: %s\n", res.rejected[i].index,
-               res.rejected[i].id ? " (" : "", res.rejected[i].id ? res.rejected[i].id : "",
-               res.rejected[i].id ? ")" : "", res.rejected[i].reason);
+        printf("  rejected %s%zu%s%s%s%s: %s\n", res.lines ? "line " : "services[",
+               res.rejected[i].index, res.lines ? "" : "]", res.rejected[i].id ? " (" : "",
+               res.rejected[i].id ? res.rejected[i].id : "", res.rejected[i].id ? ")" : "",
+               res.rejected[i].reason);
     rc = res.rejected_count ? kr_error_set(err, KR_ERR_INVALID, "%s: %zu record%s rejected", path,
                                            res.rejected_count, res.rejected_count == 1 ? "" : "s")
                             : KR_OK;

@@ -88,6 +88,7 @@ struct catalogue_import_result {
                             * the same as stored) */
     struct catalogue_rejection *rejected;
     size_t rejected_count;
+    bool lines; /* CSV: rejection indexes are line numbers of the file */
 };
 
 /*
@@ -105,6 +106,22 @@ struct catalogue_import_result {
 int catalogue_import(struct db_conn *conn, struct arena *a, const char *actor, const char *text,
                      size_t len, struct catalogue_import_result *res,
                      struct kr_error *err) KR_MUST_CHECK;
+
+/*
+ * Import the essentials from CSV (the columns of catalogue_export_csv; a
+ * header line names them, in any order, "id" required, others optional).
+ * A row changes the service with its id: the given columns replace the
+ * stored values (an empty leika or online_form removes it) and the result
+ * goes through the same check as a JSON record.  A CSV row cannot create a
+ * service (it lacks the description and the rest): an unknown id is
+ * rejected.  Rejections carry the line number (res->lines).  Errors:
+ * KR_ERR_INVALID for a malformed file (unterminated quote, unknown or
+ * repeated column, a row with another number of fields: the message names
+ * the line), otherwise as catalogue_import.
+ */
+int catalogue_import_csv(struct db_conn *conn, struct arena *a, const char *actor, const char *text,
+                         size_t len, struct catalogue_import_result *res,
+                         struct kr_error *err) KR_MUST_CHECK;
 
 /* Append the whole catalogue as a "kreisel-catalogue/1" document (services
  * ordered by id) to out. */

@@ -171,8 +171,8 @@ static void add_paging(struct http_request *req, json_t *ctx, const char *q, int
 static int results_page(struct http_request *req, struct kr_error *err)
 {
     const char *q = query_text(req);
-    int situation;
-    int64_t page;
+    int situation = -1;
+    int64_t page = 1;
     int rc = parse_situation(req, &situation, err);
     if (rc == KR_OK)
         rc = parse_page(req, "seite", PAGE_MAX, 1, &page, err);
@@ -643,8 +643,8 @@ static json_t *api_summary(const struct catalogue_summary *s)
 
 static int api_services(struct http_request *req, struct kr_error *err)
 {
-    int situation;
-    int64_t page, per_page;
+    int situation = -1;
+    int64_t page = 1, per_page = API_PAGE_SIZE;
     const char *typing = http_query(req, "typing");
     int rc = parse_situation(req, &situation, err);
     if (rc == KR_OK)

@@ -9,6 +9,7 @@
 #include "accounts/accounts.h"
 #include "audit/audit.h"
 #include "catalogue/catalogue.h"
+#include "core/text.h"
 #include "core/util.h"
 
 #define SYNONYM_GROUPS_MAX 2000
@@ -480,5 +481,284 @@ int catalogue_service_get(struct db_conn *conn, struct arena *a, const char *id,
                  : KR_OK;
     }
     db_finish(st);
+    return rc;
+}
+
+/* ---- CSV import ------------------------------------------------------------------ */
+
+#define CSV_COLUMNS_MAX 16
+#define CSV_FIELD_MAX 20000
+
+static const char *const csv_columns[] = {
+    "id",       "leika",           "title",       "title_en",    "summary",       "summary_en",
+    "org_unit", "life_situations", "online_form", "appointment", "last_reviewed", "plain_language"};
+
+struct csv {
+    const char *p, *end;
+    size_t line; /* line of the record being read, from 1 */
+};
+
+/* Read one field into b; *last is true when the record ends after it.
+ * KR_ERR_INVALID for a quote that does not end or junk after a quote. */
+static int csv_field_read(struct csv *c, struct buf *b, bool *last, size_t *newlines)
+{
+    buf_reset(b);
+    bool quoted = c->p < c->end && *c->p == '"';
+    if (quoted) {
+        for (c->p++;; c->p++) {
+            if (c->p >= c->end)
+                return KR_ERR_INVALID;
+            if (*c->p == '"' && c->p + 1 < c->end && c->p[1] == '"') {
+                buf_putc(b, '"');
+                c->p++;
+            } else if (*c->p == '"') {
+                c->p++;
+                break;
+            } else {
+                *newlines += *c->p == '\n';
+                buf_putc(b, *c->p);
+            }
+        }
+    } else {
+        while (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r')
+            buf_putc(b, *c->p++);
+    }
+    if (c->p < c->end && *c->p == '\r')
+        c->p++;
+    if (c->p >= c->end || *c->p == '\n') {
+        *last = true;
+        c->p += c->p < c->end;
+        return KR_OK;
+    }
+    *last = false;
+    return *c->p++ == ',' ? KR_OK : KR_ERR_INVALID;
+}
+
+/* The next record as arena strings; *n 0 at the end of the text. */
+static int csv_record(struct csv *c, struct arena *a, char **fields, size_t *n,
+                      struct kr_error *err)
+{
+    *n = 0;
+    if (c->p >= c->end)
+        return KR_OK;
+    struct buf b;
+    buf_init(&b, CSV_FIELD_MAX);
+    size_t newlines = 0;
+    bool last = false;
+    int rc = KR_OK;
+    while (!last && rc == KR_OK) {
+        rc = csv_field_read(c, &b, &last, &newlines);
+        if (rc == KR_OK && buf_status(&b))
+            rc = KR_ERR_TOO_LARGE;
+        if (rc == KR_OK && *n == CSV_COLUMNS_MAX)
+            rc = KR_ERR_INVALID;
+        if (rc == KR_OK && !(fields[(*n)++] = arena_strdup(a, buf_cstr(&b))))
+            rc = KR_ERR_NOMEM;
+    }
+    buf_release(&b);
+    if (rc)
+        return kr_error_set(err, KR_ERR_INVALID, "line %zu: malformed CSV (%s)", c->line,
+                            rc == KR_ERR_TOO_LARGE ? "field too long"
+                            : rc == KR_ERR_NOMEM   ? "out of memory"
+                                                   : "quotes or too many fields");
+    c->line += 1 + newlines;
+    return KR_OK;
+}
+
+/* Which export column each field of the header is. */
+static int csv_header(struct csv *c, struct arena *a, int *map, size_t *ncols, struct kr_error *err)
+{
+    char *fields[CSV_COLUMNS_MAX];
+    int rc = csv_record(c, a, fields, ncols, err);
+    if (rc)
+        return rc;
+    bool seen[KR_ARRAY_LEN(csv_columns)] = {false};
+    for (size_t i = 0; i < *ncols; i++) {
+        map[i] = -1;
+        for (size_t k = 0; k < KR_ARRAY_LEN(csv_columns); k++)
+            if (strcmp(fields[i], csv_columns[k]) == 0)
+                map[i] = (int)k;
+        if (map[i] < 0 || seen[map[i]])
+            return kr_error_set(err, KR_ERR_INVALID, "line 1: %s column '%.40s'",
+                                map[i] < 0 ? "unknown" : "repeated", fields[i]);
+        seen[map[i]] = true;
+    }
+    if (!seen[0])
+        return kr_error_set(err, KR_ERR_INVALID, "line 1: the column 'id' is missing");
+    return KR_OK;
+}
+
+static json_t *situations_list(const char *text)
+{
+    json_t *list = json_array();
+    char *copy = strdup(text);
+    char *save = NULL;
+    for (char *w = copy ? strtok_r(copy, " ", &save) : NULL; w; w = strtok_r(NULL, " ", &save))
+        json_array_append_new(list, json_string(w));
+    free(copy);
+    return list;
+}
+
+/* Put one CSV field into the record. */
+static void csv_apply(json_t *r, int column, const char *v)
+{
+    const char *name = csv_columns[column];
+    json_t *online = json_object_get(r, "online");
+    switch (column) {
+    case 1: /* leika: empty removes it */
+        if (*v)
+            json_object_set_new(r, name, json_string(v));
+        else
+            json_object_del(r, name);
+        break;
+    case 7: {
+        /* The same set in another order is no change. */
+        json_t *list = situations_list(v);
+        const json_t *old = json_object_get(r, name);
+        if (json_array_size(list) == json_array_size(old) &&
+            situation_bits(list) == situation_bits(old) &&
+            __builtin_popcount(situation_bits(list)) == (int)json_array_size(list))
+            json_decref(list);
+        else
+            json_object_set_new(r, name, list);
+        break;
+    }
+    case 8:
+    case 9:
+        if (!online) {
+            online = json_object();
+            json_object_set_new(r, "online", online);
+        }
+        if (column == 9) {
+            /* Absent means false: only a change of meaning touches it, so
+             * that an exported file imports as unchanged. */
+            bool want = strcmp(v, "1") == 0;
+            if (want != json_is_true(json_object_get(online, "appointment")))
+                json_object_set_new(online, "appointment", json_boolean(want));
+        } else if (*v)
+            json_object_set_new(online, "form", json_string(v));
+        else
+            json_object_del(online, "form");
+        if (json_object_size(online) == 0)
+            json_object_del(r, "online");
+        break;
+    case 11: json_object_set_new(r, name, json_boolean(strcmp(v, "1") == 0)); break;
+    default: json_object_set_new(r, name, json_string(v)); break;
+    }
+}
+
+/* The stored record of row's id with the row applied, or a reason. */
+static json_t *csv_row_record(struct db_conn *conn, struct arena *a, const char *id, char **fields,
+                              const int *map, size_t n, const char **why, struct kr_error *err)
+{
+    json_t *stored;
+    int rc = catalogue_service_get(conn, a, id, &stored, NULL, err);
+    if (rc) {
+        *why = rc == KR_ERR_NOT_FOUND ? "id: no such service (a CSV row can only change a "
+                                        "service; add new ones as JSON)"
+                                      : NULL;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *v = fields[i];
+        if ((map[i] == 9 || map[i] == 11) && strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
+            *why = map[i] == 9 ? "appointment: must be 0 or 1" : "plain_language: must be 0 or 1";
+            return NULL;
+        }
+    }
+    json_t *r = json_deep_copy(stored);
+    for (size_t i = 0; r && i < n; i++)
+        csv_apply(r, map[i], fields[i]);
+    return r;
+}
+
+static int csv_row(struct db_conn *conn, struct arena *a, const char *actor, char **fields,
+                   const int *map, size_t n, size_t line, json_t *seen,
+                   struct catalogue_import_result *res, struct kr_error *err)
+{
+    const char *why = NULL;
+    struct kr_error e;
+    kr_error_clear(&e);
+    const char *id = fields[0];
+    for (size_t i = 0; i < n; i++)
+        if (map[i] == 0)
+            id = fields[i];
+    json_t *r = csv_row_record(conn, a, id, fields, map, n, &why, &e);
+    int rc = r ? record_refused(conn, a, r, seen, &e, err) : why ? KR_ERR_INVALID : e.code;
+    if (!r && !why) {
+        *err = e;
+        return rc ? rc : KR_ERR_NOMEM;
+    }
+    int change = 0;
+    if (rc == KR_OK)
+        rc = store_record(conn, a, actor, r, &change, err);
+    if (rc == KR_ERR_INVALID && (why || e.code)) {
+        json_t *named = r ? json_incref(r) : json_pack("{s:s}", "id", id);
+        reject(a, res, line, named, why ? why : e.message);
+        json_decref(named);
+        rc = KR_OK;
+    } else if (rc == KR_OK) {
+        res->updated += change != 0;
+        res->unchanged += change == 0;
+    }
+    json_decref(r);
+    return rc;
+}
+
+static int import_csv_rows(struct db_conn *conn, struct arena *a, const char *actor, struct csv *c,
+                           struct catalogue_import_result *res, struct kr_error *err)
+{
+    int map[CSV_COLUMNS_MAX];
+    size_t ncols, n;
+    char *fields[CSV_COLUMNS_MAX];
+    json_t *seen = json_object();
+    int rc =
+        seen && !arena_defer(a, decref, seen) ? csv_header(c, a, map, &ncols, err) : KR_ERR_NOMEM;
+    size_t cap = 64;
+    res->rejected = arena_calloc(a, cap, sizeof(*res->rejected));
+    while (rc == KR_OK) {
+        size_t line = c->line;
+        rc = csv_record(c, a, fields, &n, err);
+        if (rc || n == 0 || (n == 1 && fields[0][0] == '\0' && c->p >= c->end))
+            break;
+        if (n != ncols)
+            return kr_error_set(err, KR_ERR_INVALID, "line %zu: %zu fields, the header has %zu",
+                                line, n, ncols);
+        if (res->rejected_count == cap) {
+            struct catalogue_rejection *more = arena_calloc(a, cap * 2, sizeof(*more));
+            if (!more)
+                return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+            memcpy(more, res->rejected, cap * sizeof(*more));
+            res->rejected = more;
+            cap *= 2;
+        }
+        rc = csv_row(conn, a, actor, fields, map, n, line, seen, res, err);
+    }
+    return rc;
+}
+
+int catalogue_import_csv(struct db_conn *conn, struct arena *a, const char *actor, const char *text,
+                         size_t len, struct catalogue_import_result *res, struct kr_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    res->lines = true;
+    if (len > CATALOGUE_IMPORT_MAX)
+        return kr_error_set(err, KR_ERR_TOO_LARGE, "the file is larger than %d MiB",
+                            CATALOGUE_IMPORT_MAX / (1024 * 1024));
+    if (!text_utf8_valid(text, len))
+        return kr_error_set(err, KR_ERR_INVALID, "the file is not UTF-8");
+    struct csv c = {text, text + len, 1};
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        c.p += 3; /* a byte order mark from spreadsheet programs */
+    bool own = !db_in_transaction(conn);
+    int rc = own ? db_begin(conn, err) : KR_OK;
+    if (rc == KR_OK)
+        rc = import_csv_rows(conn, a, actor, &c, res, err);
+    if (rc == KR_OK)
+        rc = audit_import(conn, actor, res, err);
+    if (rc == KR_OK && own)
+        rc = db_commit(conn, err);
+    if (rc && own)
+        db_rollback(conn);
     return rc;
 }

@@ -83,6 +83,14 @@ class CliTest(CatalogueCase):
         lines = csv.stdout.splitlines()
         self.assertTrue(lines[0].startswith("id,leika,title,title_en,summary,summary_en,org_unit"))
         self.assertEqual(len([x for x in lines[1:] if x]), len(ids))
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="") as f:
+            f.write(csv.stdout.replace("\n", "\r\n"))
+        try:
+            again = run_cli(self.db, "catalogue", "import", f.name)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+        self.assertIn(f"0 updated, {len(ids)} unchanged, 0 rejected", again.stdout)
 
     def test_bad_files_and_records(self):
         with tempfile.TemporaryDirectory() as d:

@@ -327,6 +327,58 @@ static void test_demo_queries_top3(void **state)
     assert_int_equal(failed, 0);
 }
 
+static void csv_import(struct fixture *f, const char *text, struct catalogue_import_result *res,
+                       int want)
+{
+    struct kr_error err;
+    int rc = catalogue_import_csv(f->conn, f->a, "test", text, strlen(text), res, &err);
+    if (rc != want)
+        fail_msg("csv import: %d (%s), want %d", rc, err.message, want);
+}
+
+static void test_csv_round_trip_and_changes(void **state)
+{
+    struct fixture f;
+    open_fixture(state, &f);
+    struct catalogue_import_result res;
+    import_demo(&f, &res);
+    size_t n = res.created;
+    struct buf out;
+    buf_init(&out, 64 * 1024 * 1024);
+    struct kr_error err;
+    assert_int_equal(catalogue_export_csv(f.conn, &out, &err), KR_OK);
+    csv_import(&f, buf_cstr(&out), &res, KR_OK);
+    assert_int_equal(res.unchanged, n);
+    assert_int_equal(res.updated, 0);
+    buf_release(&out);
+    csv_import(&f,
+               "\xEF\xBB\xBFtitle,id,appointment\r\n"
+               "\"Wohngeld \"\"neu\"\", jetzt\",wohngeld,1\r\n"
+               "x,gibt-es-nicht,0\r\n"
+               "y,elterngeld,ja\r\n",
+               &res, KR_OK);
+    assert_int_equal(res.updated, 1);
+    assert_int_equal(res.rejected_count, 2);
+    assert_true(res.lines);
+    assert_int_equal(res.rejected[0].index, 3);
+    assert_string_equal(res.rejected[0].id, "gibt-es-nicht");
+    assert_int_equal(res.rejected[1].index, 4);
+    json_t *r;
+    assert_int_equal(catalogue_service_get(f.conn, f.a, "wohngeld", &r, NULL, &err), KR_OK);
+    assert_string_equal(json_string_value(json_object_get(r, "title")), "Wohngeld \"neu\", jetzt");
+    assert_true(json_is_true(json_object_get(json_object_get(r, "online"), "appointment")));
+    static const char *const broken[] = {
+        "id,colour\r\nx,y\r\n",         /* unknown column */
+        "title\r\nx\r\n",               /* no id */
+        "id,id\r\nx,y\r\n",             /* repeated column */
+        "id,title\r\n\"wohngeld,x\r\n", /* unterminated quote */
+        "id,title\r\nwohngeld\r\n",     /* too few fields */
+    };
+    for (size_t i = 0; i < KR_ARRAY_LEN(broken); i++)
+        csv_import(&f, broken[i], &res, KR_ERR_INVALID);
+    close_fixture(&f);
+}
+
 static void test_live_snapshot_follows_imports(void **state)
 {
     struct fixture f;
@@ -358,6 +410,7 @@ int main(void)
         TESTDB_BOTH(test_broken_files),
         TESTDB_BOTH(test_demo_queries_top3),
         TESTDB_BOTH(test_live_snapshot_follows_imports),
+        TESTDB_BOTH(test_csv_round_trip_and_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
