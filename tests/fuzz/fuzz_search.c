@@ -14,7 +14,7 @@ static const struct search_doc docs[] = {
     {{"Fahrzeug zulassen", "Auto anmelden Kfz-Zulassung", "Neues Auto anmelden", "Kennzeichen"}},
     {{"Führerschein umtauschen", "", "Alten Lappen tauschen", "Der Führerschein wird neu."}},
     {{"Wohngeld", "Mietzuschuss", "Zuschuss zur Miete", "Für Menschen mit wenig Geld."}},
-    {{"Straßenverkehrsamt Öffnungszeiten", "", "Ärger? Übermäßig!", "Quelle Steuer neue Bauer"}},
+    {{"Straßenverkehrsamt Öffnungszeiten", "", "Ärger? Übermäßig!", "Quelle Steuer neue"}},
 };
 static const char *const syn_words[] = {"auto", "kfz", "fahrzeug", "lappen", "führer schein"};
 static const size_t syn_groups[] = {0, 0, 0, 1, 1};
