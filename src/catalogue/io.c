@@ -378,26 +378,29 @@ static int load_rows(struct db_conn *conn, struct arena *a, const char *sql, int
 int catalogue_export_json(struct db_conn *conn, struct buf *out, struct kr_error *err)
 {
     struct arena *a = arena_new(0);
-    if (!a)
+    json_t *list = json_array();
+    json_t *doc = json_pack("{s:s, s:o}", "schema", CATALOGUE_SCHEMA, "services", list);
+    if (!a || !doc || arena_defer(a, decref, doc))
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
     struct row *rows;
     size_t n;
     int rc = load_rows(conn, a, "SELECT id, record FROM catalogue_service", 2, &rows, &n, err);
-    buf_printf(out, "{\n  \"schema\": \"%s\",\n  \"services\": [", CATALOGUE_SCHEMA);
     for (size_t i = 0; rc == KR_OK && i < n; i++) {
         json_t *r = json_loads(rows[i].cols[1], 0, NULL);
-        char *text = r ? json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-        json_decref(r);
-        if (!text) {
+        if (!r)
             rc = kr_error_set(err, KR_ERR_INTEGRITY, "service %s: stored record is not JSON",
                               rows[i].id);
-            break;
-        }
-        buf_puts(out, i ? ",\n" : "\n");
+        else
+            json_array_append_new(list, r);
+    }
+    char *text = rc == KR_OK ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    if (rc == KR_OK && !text)
+        rc = kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    if (text) {
         buf_puts(out, text);
+        buf_putc(out, '\n');
         free(text);
     }
-    buf_puts(out, "\n  ]\n}\n");
     arena_free(a);
     if (rc == KR_OK && buf_status(out))
         rc = kr_error_set(err, buf_status(out), "the export does not fit");

@@ -548,7 +548,8 @@ static int build_docs(struct search_index *ix, const struct search_doc *docs, si
                 return KR_ERR_NOMEM;
     for (size_t t = 0; t < ix->nterms; t++)
         ix->terms[t].idf = (float)log(1.0 + (double)n / (double)(ix->terms[t].n + 1));
-    qsort(ix->words, ix->nwords, sizeof(*ix->words), cmp_word);
+    if (ix->nwords > 0)
+        qsort(ix->words, ix->nwords, sizeof(*ix->words), cmp_word);
     strmap_release(&ix->word_map);
     return KR_OK;
 }
