@@ -121,14 +121,14 @@ static const char *situation_label(struct http_request *req, unsigned i)
     return http_message(req, key);
 }
 
-static json_t *situations_json(struct http_request *req, int selected)
+/* {"car": true} for the selected life situation (the options themselves
+ * are in the template: no objects to build per request). */
+static json_t *selected_json(int selected)
 {
-    json_t *list = json_array();
-    for (unsigned i = 0; i < CATALOGUE_SITUATION_COUNT; i++)
-        json_array_append_new(
-            list, json_pack("{s:s, s:s, s:b}", "value", catalogue_situation_name(i), "label",
-                            situation_label(req, i), "selected", (int)i == selected));
-    return list;
+    json_t *sel = json_object();
+    if (selected >= 0)
+        json_object_set_new(sel, catalogue_situation_name((unsigned)selected), json_true());
+    return sel;
 }
 
 static json_t *summary_json(const struct catalogue_summary *s, bool en)
@@ -200,7 +200,7 @@ static int results_page(struct http_request *req, struct kr_error *err)
     if (situation >= 0)
         json_object_set_new(ctx, "situation",
                             json_string(situation_label(req, (unsigned)situation)));
-    json_object_set_new(ctx, "situations", situations_json(req, situation));
+    json_object_set_new(ctx, "sel", selected_json(situation));
     json_object_set_new(ctx, "show_situations", json_true());
     add_paging(req, ctx, q, situation, page, n);
     return http_render(req, 200, "catalogue/results", ctx);
