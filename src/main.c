@@ -2,7 +2,6 @@
  * main.c - command-line dispatch: parse the command and its flags, set up
  * what it needs, run it.  Exit status: 0 success, 1 failure, 2 usage error.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +20,8 @@
 #include "accounts/accounts_http.h"
 #include "accounts/export.h"
 #include "audit/audit.h"
+#include "catalogue/catalogue.h"
+#include "catalogue/catalogue_http.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -70,6 +71,13 @@ static const char usage_text[] =
     "                   (duplicates are refused): exit 0 when all are stored as\n"
     "                   formally valid, 1 when one is rejected or a duplicate, 2\n"
     "                   when one cannot be read\n"
+    "  catalogue import FILE\n"
+    "                   import services (kreisel-catalogue/1) or search synonyms\n"
+    "                   (kreisel-synonyms/1) from a JSON file, or changes of the\n"
+    "                   essentials from a FILE.csv; exit 1 when a record was\n"
+    "                   rejected (the others are stored)\n"
+    "  catalogue export [--csv]\n"
+    "                   print the catalogue as JSON, or its essentials as CSV\n"
     "  version          print the version\n"
     "  help [config]    this text, or the configuration keys\n"
     "\n"
@@ -166,9 +174,9 @@ static int no_flags(struct context *ctx, int argc, char **argv)
 
 /* ---- serve ------------------------------------------------------------------ */
 
-static int register_modules(struct http_server *server, const struct kr_config *cfg,
-                            struct kr_error *err)
+static int register_modules(struct context *ctx, struct http_server *server, struct kr_error *err)
 {
+    const struct kr_config *cfg = &ctx->cfg;
     int rc = portal_http_routes(server, err);
     if (rc == KR_OK)
         rc = accounts_http_routes(server, err);
@@ -182,6 +190,8 @@ static int register_modules(struct http_server *server, const struct kr_config *
      * stores personal data. */
     if (rc == KR_OK && accounts_export_register("mailbox", mailbox_export) != KR_OK)
         rc = kr_error_set(err, KR_ERR_INTERNAL, "too many export sections");
+    if (rc == KR_OK)
+        rc = catalogue_http_routes(server, cfg, ctx->db, err);
     return rc;
 }
 
@@ -192,7 +202,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     int rc = http_server_new(&server, &ctx->cfg, ctx->db, tpl, err);
     if (rc)
         return rc;
-    rc = register_modules(server, &ctx->cfg, err);
+    rc = register_modules(ctx, server, err);
     if (rc == KR_OK)
         rc = mail_sender_start(&ctx->cfg, ctx->db, &mail, err);
     if (rc == KR_OK)
@@ -201,6 +211,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
         mail_sender_stop(mail);
         http_server_free(server);
         einvoice_http_release();
+        catalogue_http_shutdown();
         return rc;
     }
     kr_log_json(KR_LOG_INFO, "server_started",
@@ -219,6 +230,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     mail_sender_stop(mail); /* after the requests that may queue mail */
     http_server_free(server);
     einvoice_http_release();
+    catalogue_http_shutdown();
     kr_log(KR_LOG_INFO, "server_stopped", "bye");
     return KR_OK;
 }
@@ -424,6 +436,23 @@ static int seed(struct db_conn *conn, const struct kr_config *cfg, struct demo_p
     return rc;
 }
 
+static int import_file(struct db_conn *conn, const char *path, const char *actor,
+                       struct kr_error *err);
+
+/* The demo catalogue and its search synonyms, from the share dir. */
+static int seed_catalogue(struct context *ctx, struct db_conn *conn, struct kr_error *err)
+{
+    static const char *const files[] = {"synonyms.json", "services.json"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(files); i++) {
+        char path[KR_CONFIG_PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/data/catalogue/%s", ctx->cfg.share_dir, files[i]);
+        int rc = import_file(conn, path, "cli:seed-demo", err);
+        if (rc)
+            return rc;
+    }
+    return KR_OK;
+}
+
 static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
 {
     int st = no_flags(ctx, argc, argv);
@@ -447,9 +476,10 @@ static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
     struct demo_passwords pw;
     if (rc == KR_OK)
         rc = seed(conn, &ctx->cfg, &pw, &err);
-    db_release(conn);
-    if (rc)
+    if (rc) {
+        db_release(conn);
         return fail(&err);
+    }
     printf("Set up the demo county \"Landkreis Musterland\" with %zu organisation units.\n"
            "Administrator account:\n"
            "  login:    admin\n"
@@ -463,7 +493,9 @@ static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
            "These passwords are shown only now. Keep them safe or create another admin\n"
            "with `kreisel user add --role admin`.\n",
            KR_ARRAY_LEN(demo_units), pw.admin, pw.clerk, pw.citizen);
-    return EXIT_SUCCESS;
+    rc = seed_catalogue(ctx, conn, &err);
+    db_release(conn);
+    return rc ? fail(&err) : EXIT_SUCCESS;
 }
 
 /* ---- user add ---------------------------------------------------------------------- */
@@ -588,6 +620,36 @@ static int cmd_audit(struct context *ctx, int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
+/* ---- files named on the command line -------------------------------------------------- */
+
+/* Read a whole file of at most max bytes; *out is heap memory (free). */
+static int read_file(const char *path, size_t max, char **out, size_t *len, struct kr_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return kr_error_set(err, KR_ERR_IO, "%s: cannot open", path);
+    struct buf b;
+    buf_init(&b, max);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&b, chunk, n);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || buf_status(&b)) {
+        int code = failed ? KR_ERR_IO : buf_status(&b);
+        buf_release(&b);
+        return failed ? kr_error_set(err, code, "%s: cannot read", path)
+                      : kr_error_set(err, code, "%s: larger than %zu bytes", path, max);
+    }
+    *out = buf_detach(&b, len);
+    if (!*out) {
+        *out = calloc(1, 1);
+        *len = 0;
+    }
+    return *out ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+}
+
 /* ---- mail send-test, mail queue ------------------------------------------------------ */
 
 struct send_test_args {
@@ -647,26 +709,14 @@ static const char *guess_type(const char *path)
 static int read_attachment(const char *path, size_t max, struct mail_attachment *a,
                            struct kr_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return kr_error_set(err, KR_ERR_IO, "%s: cannot open", path);
-    struct buf data;
-    buf_init(&data, max);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&data, chunk, n);
-    int failed = ferror(f);
-    fclose(f);
-    if (failed || buf_status(&data)) {
-        buf_release(&data);
-        return kr_error_set(err, failed ? KR_ERR_IO : KR_ERR_TOO_LARGE, "%s: %s", path,
-                            failed ? "read error" : "larger than mail_max_bytes");
-    }
+    char *data;
+    int rc = read_file(path, max, &data, &a->len, err);
+    if (rc)
+        return rc;
     const char *slash = strrchr(path, '/');
     a->filename = slash ? slash + 1 : path;
     a->content_type = guess_type(path);
-    a->data = data.data ? buf_detach(&data, &a->len) : "";
+    a->data = data;
     return KR_OK;
 }
 
@@ -795,29 +845,16 @@ static int cmd_mail(struct context *ctx, int argc, char **argv)
 
 /* ---- invoice validate ------------------------------------------------------------------ */
 
-/* Read a whole file, at most EINVOICE_MAX_SIZE bytes (+1 to detect more). */
-static char *read_file(const char *path, size_t *len, char *why, size_t why_size)
+/* Read an invoice file; NULL with the reason in why. */
+static char *read_invoice(const char *path, size_t *len, char *why, size_t why_size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(why, why_size, "cannot open: %s", strerror(errno));
+    char *data = NULL;
+    struct kr_error err;
+    if (read_file(path, EINVOICE_MAX_SIZE, &data, len, &err) != KR_OK) {
+        snprintf(why, why_size, "%s", err.message);
         return NULL;
     }
-    struct buf b;
-    buf_init(&b, (size_t)EINVOICE_MAX_SIZE + 1);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && buf_append(&b, chunk, n) == KR_OK)
-        ;
-    bool failed = ferror(f);
-    fclose(f);
-    if (failed || buf_status(&b) || b.len > EINVOICE_MAX_SIZE) {
-        snprintf(why, why_size, failed ? "read error" : "larger than %u bytes", EINVOICE_MAX_SIZE);
-        buf_release(&b);
-        return NULL;
-    }
-    char *data = buf_detach(&b, len);
-    return data ? data : strdup("");
+    return data;
 }
 
 /* Validate one file; returns its exit status (0, 1, 2).  Appends to json
@@ -826,7 +863,7 @@ static int validate_file(struct einvoice_validator *v, const char *path, json_t 
 {
     char why[256];
     size_t len = 0;
-    char *data = read_file(path, &len, why, sizeof(why));
+    char *data = read_invoice(path, &len, why, sizeof(why));
     struct arena *a = arena_new(0);
     struct einvoice_report *r = NULL, unread = {.verdict = EINVOICE_UNREADABLE, .reason = why};
     struct kr_error err;
@@ -859,7 +896,7 @@ static int receive_file(struct context *ctx, struct db_conn *conn, struct einvoi
     (void)ctx;
     char why[256];
     size_t len = 0;
-    char *data = read_file(path, &len, why, sizeof(why));
+    char *data = read_invoice(path, &len, why, sizeof(why));
     if (!data) {
         printf("%s: UNREADABLE: %s\n", path, why);
         return 2;
@@ -964,6 +1001,98 @@ static int cmd_invoice(struct context *ctx, int argc, char **argv)
     return worst;
 }
 
+/* ---- catalogue import / export ---------------------------------------------------------- */
+
+/* Import path; prints the result.  Returns KR_OK, KR_ERR_INVALID when
+ * records were rejected (the others are stored), or the error. */
+static int import_file(struct db_conn *conn, const char *path, const char *actor,
+                       struct kr_error *err)
+{
+    char *text;
+    size_t len;
+    int rc = read_file(path, CATALOGUE_IMPORT_MAX, &text, &len, err);
+    if (rc)
+        return rc;
+    struct arena *a = arena_new(0);
+    struct catalogue_import_result res;
+    size_t plen = strlen(path);
+    bool csv = plen > 4 && strcmp(path + plen - 4, ".csv") == 0;
+    rc = !a    ? KR_ERR_NOMEM
+         : csv ? catalogue_import_csv(conn, a, actor, text, len, &res, err)
+               : catalogue_import(conn, a, actor, text, len, &res, err);
+    free(text);
+    if (rc) {
+        kr_error_prefix(err, "%s", path);
+        arena_free(a);
+        return rc;
+    }
+    if (res.synonym_groups)
+        printf("%s: %zu synonym groups %s.\n", path, res.synonym_groups,
+               res.unchanged ? "unchanged" : "stored");
+    else
+        printf("%s: %zu created, %zu updated, %zu unchanged, %zu rejected.\n", path, res.created,
+               res.updated, res.unchanged, res.rejected_count);
+    for (size_t i = 0; i < res.rejected_count; i++)
+        printf("  rejected %s%zu%s%s%s%s: %s\n", res.lines ? "line " : "services[",
+               res.rejected[i].index, res.lines ? "" : "]", res.rejected[i].id ? " (" : "",
+               res.rejected[i].id ? res.rejected[i].id : "", res.rejected[i].id ? ")" : "",
+               res.rejected[i].reason);
+    rc = res.rejected_count ? kr_error_set(err, KR_ERR_INVALID, "%s: %zu record%s rejected", path,
+                                           res.rejected_count, res.rejected_count == 1 ? "" : "s")
+                            : KR_OK;
+    arena_free(a);
+    return rc;
+}
+
+static int catalogue_export(struct db_conn *conn, bool csv, struct kr_error *err)
+{
+    struct buf out;
+    buf_init(&out, (size_t)1 << 30);
+    int rc = csv ? catalogue_export_csv(conn, &out, err) : catalogue_export_json(conn, &out, err);
+    if (rc == KR_OK && fwrite(buf_cstr(&out), 1, out.len, stdout) != out.len)
+        rc = kr_error_set(err, KR_ERR_IO, "cannot write the export");
+    buf_release(&out);
+    return rc;
+}
+
+static int cmd_catalogue(struct context *ctx, int argc, char **argv)
+{
+    bool import = argc >= 2 && strcmp(argv[1], "import") == 0;
+    bool export = argc >= 2 && strcmp(argv[1], "export") == 0;
+    if (!import && !export)
+        return usage_error("unknown catalogue command '%s'", argc < 2 ? "" : argv[1]);
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"csv", no_argument, NULL, 'v'},
+                                         {NULL, 0, NULL, 0}};
+    bool csv = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, "+", opts, NULL)) != -1) {
+        if (c == 'c')
+            ctx->config_path = optarg;
+        else if (c == 'v' && export)
+            csv = true;
+        else
+            return usage_error("invalid option for catalogue %s", argv[1]);
+    }
+    int rest = argc - 1 - optind;
+    if (import && rest != 1)
+        return usage_error("%s", "catalogue import needs exactly one FILE");
+    if (export && rest != 0)
+        return usage_error("unexpected argument '%s'", argv[1 + optind]);
+    struct kr_error err;
+    kr_error_clear(&err);
+    int rc = setup(ctx, 1, true, &err);
+    struct db_conn *conn = NULL;
+    if (rc == KR_OK)
+        rc = db_acquire(ctx->db, &conn, &err);
+    if (rc == KR_OK)
+        rc = import ? import_file(conn, argv[1 + optind], "cli", &err)
+                    : catalogue_export(conn, csv, &err);
+    db_release(conn);
+    return rc ? fail(&err) : EXIT_SUCCESS;
+}
+
 /* ---- version, help ------------------------------------------------------------------------ */
 
 static int cmd_version(struct context *ctx, int argc, char **argv)
@@ -1003,9 +1132,10 @@ static const struct {
     const char *name;
     int (*fn)(struct context *ctx, int argc, char **argv);
 } commands[] = {
-    {"serve", cmd_serve},     {"migrate", cmd_migrate}, {"seed-demo", cmd_seed_demo},
-    {"user", cmd_user},       {"audit", cmd_audit},     {"mail", cmd_mail},
-    {"invoice", cmd_invoice}, {"version", cmd_version}, {"help", cmd_help},
+    {"serve", cmd_serve},     {"migrate", cmd_migrate},     {"seed-demo", cmd_seed_demo},
+    {"user", cmd_user},       {"audit", cmd_audit},         {"mail", cmd_mail},
+    {"invoice", cmd_invoice}, {"catalogue", cmd_catalogue}, {"version", cmd_version},
+    {"help", cmd_help},
 };
 
 int main(int argc, char **argv)
