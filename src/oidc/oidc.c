@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "accounts/accounts.h"
+#include "accounts/export.h"
 #include "audit/audit.h"
 #include "core/text.h"
 #include "core/util.h"
@@ -256,4 +257,42 @@ int oidc_identity_login(struct db_conn *conn, struct arena *a, const struct oidc
         memset(out, 0, sizeof(*out));
     }
     return rc;
+}
+
+/* ---- Data export ------------------------------------------------------------------- */
+
+int oidc_export(struct db_conn *conn, struct arena *a, int64_t user_id, struct export_sink *sink,
+                struct kr_error *err)
+{
+    (void)a;
+    struct db_stmt *st;
+    int rc = db_query(conn,
+                      "SELECT issuer, subject, email, email_verified, created_at, last_login_at, "
+                      "last_acr FROM oidc_identity WHERE user_id = $1 ORDER BY id",
+                      DB_PARAMS(DB_INT(user_id)), &st, err);
+    if (rc)
+        return rc;
+    json_t *links = json_array();
+    while ((rc = db_step(st, err)) == DB_ROW) {
+        char created[32], last[32];
+        kr_time_format_rfc3339(db_column_int64(st, 4), created, sizeof(created));
+        kr_time_format_rfc3339(db_column_int64(st, 5), last, sizeof(last));
+        json_array_append_new(
+            links,
+            json_pack("{s:s, s:s, s:s?, s:b, s:s, s:s, s:s?}", "issuer", db_column_text(st, 0),
+                      "subject", db_column_text(st, 1), "email",
+                      db_column_is_null(st, 2) ? NULL : db_column_text(st, 2), "email_verified",
+                      (int)db_column_int64(st, 3), "created_at", created, "last_login_at", last,
+                      "last_acr", db_column_is_null(st, 6) ? NULL : db_column_text(st, 6)));
+    }
+    db_finish(st);
+    if (rc < 0) {
+        json_decref(links);
+        return rc;
+    }
+    if (json_array_size(links) == 0) {
+        json_decref(links);
+        return KR_OK;
+    }
+    return export_add_json(sink, "servicekonto-anmeldungen.json", links, err);
 }

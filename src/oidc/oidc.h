@@ -253,6 +253,12 @@ struct http_server;
 
 /* GET /anmelden/servicekonto and GET /anmelden/servicekonto/antwort.
  * Calls oidc_client_init (KR_ERR_CONFIG for bad oidc_* keys). */
+/* The data export section (accounts/export.h): the account's links to
+ * identity providers (issuer, pseudonymous subject, e-mail, last level). */
+struct export_sink;
+int oidc_export(struct db_conn *conn, struct arena *a, int64_t user_id, struct export_sink *sink,
+                struct kr_error *err);
+
 int oidc_http_routes(struct http_server *server, const struct kr_config *cfg,
                      struct kr_error *err) KR_MUST_CHECK;
 

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "accounts/accounts.h"
+#include "accounts/export.h"
 #include "core/fault.h"
 #include "core/util.h"
 #include "oidc/oidc.h"
@@ -161,11 +162,29 @@ static void test_identity_first_and_later_login(void **state)
     assert_null(u.email);
     assert_string_equal(u.display_name, "Servicekonto");
 
-    /* Audit: two account.create, three oidc.login, none naming the subject. */
+    /* An address that another account has stays off the new account:
+     * accounts are never merged on a provider's claim. */
+    c.issuer = "https://third.example";
+    c.email = "Erika@example.org";
+    struct oidc_login_result third;
+    assert_int_equal(oidc_identity_login(f.conn, f.a, &c, "low", &third, &err), KR_OK);
+    assert_true(third.created);
+    assert_int_equal(accounts_user_get(f.conn, f.a, third.user_id, &u, &err), KR_OK);
+    assert_null(u.email);
+
+    /* The links are part of the person's data export. */
+    assert_int_equal(accounts_export_register("oidc", oidc_export), KR_OK);
+    void *zip;
+    size_t zip_len;
+    assert_int_equal(accounts_export_zip(f.conn, f.a, first.user_id, &zip, &zip_len, &err), KR_OK);
+    static const char name[] = "servicekonto-anmeldungen.json";
+    assert_non_null(memmem(zip, zip_len, name, sizeof(name) - 1));
+
+    /* Audit: three account.create, four oidc.login, none naming the subject. */
     assert_int_equal(count(&f, "SELECT COUNT(*) FROM audit_entry WHERE action = 'account.create' "
                                "AND actor = 'oidc'"),
-                     2);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM audit_entry WHERE action = 'oidc.login'"), 3);
+                     3);
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM audit_entry WHERE action = 'oidc.login'"), 4);
     assert_int_equal(
         count(&f, "SELECT COUNT(*) FROM audit_entry WHERE details LIKE '%pseudonym-1%'"), 0);
 
@@ -175,7 +194,7 @@ static void test_identity_first_and_later_login(void **state)
                      KR_OK);
     c.issuer = "https://id.example";
     assert_int_equal(oidc_identity_login(f.conn, f.a, &c, "high", &second, &err), KR_ERR_FORBIDDEN);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM audit_entry WHERE action = 'oidc.login'"), 3);
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM audit_entry WHERE action = 'oidc.login'"), 4);
     close_fixture(&f);
 }
 
