@@ -143,6 +143,17 @@ class Server:
                 out.append(obj)
         return out
 
+    def wait_for_log(self, event, timeout=5):
+        """The log events named event, waiting up to timeout seconds for
+        the first (the log is read by a thread, a moment after the
+        response)."""
+        deadline = time.time() + timeout
+        while True:
+            found = self.log_events(event)
+            if found or time.time() > deadline:
+                return found
+            time.sleep(0.05)
+
     def stop(self):
         """SIGTERM, then check that the server stopped cleanly: exit 0 (under
         the sanitizers that also means no leak and no error report)."""

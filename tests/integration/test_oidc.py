@@ -219,7 +219,7 @@ class OidcFlowTest(unittest.TestCase):
         r = self.server.request("GET", "/anmelden/servicekonto")
         self.assertEqual(r.status, 502)
         self.assertIn("nicht erreichbar", r.text)
-        self.assertTrue(re.search(r"oidc_login_failed", "".join(self.server.lines)))
+        self.assertTrue(self.server.wait_for_log("oidc_login_failed"))
         self.provider = FakeProvider()  # for tearDown
 
 
