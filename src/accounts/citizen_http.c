@@ -55,6 +55,24 @@ static void add_error(struct http_request *req, json_t *ctx, const char *name, c
     json_object_set_new(ctx, flag, json_string(text));
 }
 
+/* The fields password and password_repeat of a form that sets a new
+ * password: errors go to ctx; true when both are right. */
+static bool check_new_password(struct http_request *req, json_t *ctx, const char *login)
+{
+    const char *password = field(req, "password");
+    const char *repeat = field(req, "password_repeat");
+    struct kr_error ignored;
+    if (accounts_password_check(login, password, &ignored)) {
+        add_error(req, ctx, "password", "accounts.error.password");
+        return false;
+    }
+    if (!repeat || strcmp(repeat, password) != 0) {
+        add_error(req, ctx, "password_repeat", "accounts.error.password_repeat");
+        return false;
+    }
+    return true;
+}
+
 /* Keep the submitted values of names (never passwords) for the re-render. */
 static void keep_values(struct http_request *req, json_t *ctx, const char *const *names)
 {
@@ -138,7 +156,6 @@ static int register_check(struct http_request *req, json_t *ctx, struct account_
                           char email[255])
 {
     struct kr_error ignored;
-    const char *password2 = field(req, "password_repeat");
     const char *kind = field(req, "kind");
     bool business = kind && strcmp(kind, "business") == 0;
     json_object_set_new(ctx, business ? "kind_business" : "kind_private", json_true());
@@ -157,10 +174,7 @@ static int register_check(struct http_request *req, json_t *ctx, struct account_
     } else {
         r->email = email;
     }
-    if (accounts_password_check(email, r->password, &ignored))
-        add_error(req, ctx, "password", "accounts.error.password");
-    else if (!password2 || strcmp(password2, r->password) != 0)
-        add_error(req, ctx, "password_repeat", "accounts.error.password_repeat");
+    (void)check_new_password(req, ctx, email);
     return json_object_get(ctx, "errors") ? KR_ERR_INVALID : KR_OK;
 }
 
@@ -296,13 +310,7 @@ static int reset_submit(struct http_request *req, struct kr_error *err)
     static const char *const names[] = {"token", NULL};
     keep_values(req, ctx, names);
     const char *password = field(req, "password");
-    const char *repeat = field(req, "password_repeat");
-    struct kr_error ignored;
-    if (accounts_password_check(NULL, password, &ignored))
-        add_error(req, ctx, "password", "accounts.error.password");
-    else if (!repeat || strcmp(repeat, password) != 0)
-        add_error(req, ctx, "password_repeat", "accounts.error.password_repeat");
-    if (json_object_get(ctx, "errors"))
+    if (!check_new_password(req, ctx, NULL))
         return form_page(req, 422, "accounts/reset", ctx, err);
     struct db_conn *conn;
     int rc = http_db(req, &conn, err);
@@ -439,15 +447,9 @@ static int password_submit(struct http_request *req, struct kr_error *err)
     if (rc)
         return rc;
     json_t *ctx = json_object();
-    const char *password = field(req, "password");
-    const char *repeat = field(req, "password_repeat");
-    struct kr_error ignored;
-    if (accounts_password_check(NULL, password, &ignored))
-        add_error(req, ctx, "password", "accounts.error.password");
-    else if (!repeat || strcmp(password, repeat) != 0)
-        add_error(req, ctx, "password_repeat", "accounts.error.password_repeat");
-    if (!json_object_get(ctx, "errors")) {
-        rc = accounts_password_change(conn, u->id, field(req, "current"), password, err);
+    if (check_new_password(req, ctx, u->email)) {
+        rc = accounts_password_change(conn, u->id, field(req, "current"), field(req, "password"),
+                                      err);
         if (rc == KR_ERR_UNAUTHENTICATED)
             add_error(req, ctx, "current", "accounts.error.current_password");
         else if (rc) {
