@@ -40,6 +40,7 @@
 
 #include <jansson.h>
 
+#include "blob/blob.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -73,6 +74,37 @@ enum {
      * session cookie: no CSRF check.  Only for routes under /api/. */
     HTTP_ROUTE_NO_CSRF = 1 << 1,
 };
+
+/*
+ * File uploads (multipart/form-data).  Only routes registered with
+ * http_route_upload accept them; elsewhere multipart is a 415-style 400.
+ * The body is streamed: text fields go to http_form() (so the CSRF check
+ * works as for other forms), each file part is hashed and written to a
+ * temporary blob (blob.h) as it arrives, never held in memory.
+ *
+ * Limits per route (0 = the configured default upload_max_file_size,
+ * upload_max_request_size, upload_max_files):
+ *   max_file   a larger file is cut off and reported with too_large set,
+ *              so that the form can show the error at its field;
+ *   max_total  the whole body; beyond it the request fails with 413;
+ *   max_files  more file parts fail the request with 400.
+ * Empty file inputs (no file chosen) are not listed.  Uploads the handler
+ * does not keep (http_upload_keep) are deleted when the request ends.
+ */
+struct http_upload_limits {
+    int64_t max_file;
+    int64_t max_total;
+    unsigned max_files;
+};
+
+int http_route_upload(struct http_server *server, unsigned methods, const char *pattern,
+                      http_handler handler, unsigned flags, const struct http_upload_limits *limits,
+                      struct kr_error *err) KR_MUST_CHECK;
+
+/* The blob store uploads are written to; set once before start (owned by
+ * the caller, who closes it after http_server_free). */
+void http_server_set_blobs(struct http_server *server, struct blob_store *blobs);
+struct blob_store *http_blobs(const struct http_request *req);
 
 /*
  * Register a route.  pattern is a path of literal segments, ":name"
@@ -110,6 +142,26 @@ const char *http_param(const struct http_request *req, const char *name);
 const char *http_query(const struct http_request *req, const char *name);
 const char *http_form(const struct http_request *req, const char *name);
 const struct text_pairs *http_form_fields(const struct http_request *req);
+
+struct http_upload {
+    const char *field;        /* the form field name */
+    const char *filename;     /* the client's name reduced to a safe base name:
+                               * no directories, no control characters, valid
+                               * UTF-8, at most 200 bytes; "" when none given */
+    const char *content_type; /* as claimed by the client: never trust it,
+                               * sniff the content (libmagic) */
+    bool too_large;           /* cut off at max_file: nothing to keep */
+    struct blob_info blob;    /* hash and size of the content */
+    const char *path;         /* the complete temporary file, for sniffing;
+                               * NULL when too_large */
+};
+
+/* The uploaded files of the request, in the order sent; *n gets the count. */
+const struct http_upload *http_uploads(const struct http_request *req, size_t *n);
+
+/* Commit upload i into the blob store (it stays stored after the request).
+ * KR_ERR_INVALID for an index out of range or a too_large upload. */
+int http_upload_keep(struct http_request *req, size_t i, struct kr_error *err) KR_MUST_CHECK;
 
 /* Request header (case-insensitive name), or NULL. */
 const char *http_header(const struct http_request *req, const char *name);
