@@ -49,36 +49,32 @@ static bool is_multipart(const char *ctype)
 }
 
 /* The client's file name as a safe base name: the part after the last
- * slash or backslash, without control characters and leading dots or
- * spaces, at most UPLOAD_NAME_MAX bytes cut at a character boundary.
- * Invalid UTF-8 gives "". */
+ * slash or backslash, without control characters, leading dots and spaces
+ * and trailing spaces, at most UPLOAD_NAME_MAX bytes cut at a character
+ * boundary.  Invalid UTF-8 gives "". */
 static const char *safe_name(struct arena *a, const char *raw)
 {
     const char *base = raw;
     for (const char *p = raw; *p; p++)
         if (*p == '/' || *p == '\\')
             base = p + 1;
-    while (*base == '.' || *base == ' ')
-        base++;
     size_t len = strlen(base);
-    if (!text_utf8_valid(base, len))
-        return "";
-    char *out = arena_alloc(a, (len < UPLOAD_NAME_MAX ? len : UPLOAD_NAME_MAX) + 1);
+    char *out = text_utf8_valid(base, len) ? arena_alloc(a, len + 1) : NULL;
     if (!out)
         return "";
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)base[i];
-        if (c < 0x20 || c == 0x7f)
-            continue;
-        if (n + 1 > UPLOAD_NAME_MAX)
-            break;
-        out[n++] = (char)c;
+        if (c >= 0x20 && c != 0x7f && (n > 0 || (c != '.' && c != ' ')))
+            out[n++] = (char)c;
     }
-    while (n > 0 && ((unsigned char)out[n - 1] & 0xC0) == 0x80)
-        n--; /* drop a character cut in half ... */
-    if (n > 0 && (unsigned char)out[n - 1] >= 0xC0)
-        n--; /* ... including its lead byte */
+    if (n > UPLOAD_NAME_MAX) {
+        n = UPLOAD_NAME_MAX;
+        while (n > 0 && ((unsigned char)out[n] & 0xC0) == 0x80)
+            n--; /* out[n] continues a character: cut before its lead byte */
+    }
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
     out[n] = '\0';
     return out;
 }

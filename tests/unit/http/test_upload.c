@@ -196,7 +196,7 @@ static void test_fields_and_files(void **state)
     CURL *c = client("/api/echo", &m);
     add_text(m, "title", "Bauantrag für Grundstück");
     add_file(m, "keep", "C:\\Users\\x\\Lageplan.pdf", "%PDF-1.4 plan", 13);
-    add_file(m, "other", "../../etc/passwd", "root:x:0:0", 10);
+    add_file(m, "other", "../../etc/ .\x01passwd ", "root:x:0:0", 10);
     add_file(m, "empty", "", "", 0); /* a file input left empty */
     struct reply r;
     json_t *j = perform(c, &r);
