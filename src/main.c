@@ -444,6 +444,11 @@ static int seed(struct db_conn *conn, const struct kr_config *cfg, struct demo_p
     }
     if (rc == KR_OK)
         rc = seed_people(conn, a, cfg, pw, err);
+    /* The Leitweg-IDs of the demo invoices: IT buys, IT checks the facts. */
+    static const char *const leitweg[] = {"04011000-12345-34", "04011000-12345-67",
+                                          "90000000-03083-12"};
+    for (size_t i = 0; rc == KR_OK && i < KR_ARRAY_LEN(leitweg); i++)
+        rc = einvoice_leitweg_set(conn, "cli:seed-demo", leitweg[i], it_unit, err);
     if (rc == KR_OK)
         rc = db_commit(conn, err);
     if (rc)
@@ -638,34 +643,6 @@ static int cmd_audit(struct context *ctx, int argc, char **argv)
 
 /* ---- files named on the command line -------------------------------------------------- */
 
-/* Read a whole file of at most max bytes; *out is heap memory (free). */
-static int read_file(const char *path, size_t max, char **out, size_t *len, struct kr_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return kr_error_set(err, KR_ERR_IO, "%s: cannot open", path);
-    struct buf b;
-    buf_init(&b, max);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    int failed = ferror(f);
-    fclose(f);
-    if (failed || buf_status(&b)) {
-        int code = failed ? KR_ERR_IO : buf_status(&b);
-        buf_release(&b);
-        return failed ? kr_error_set(err, code, "%s: cannot read", path)
-                      : kr_error_set(err, code, "%s: larger than %zu bytes", path, max);
-    }
-    *out = buf_detach(&b, len);
-    if (!*out) {
-        *out = calloc(1, 1);
-        *len = 0;
-    }
-    return *out ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-}
-
 /* ---- mail send-test, mail queue ------------------------------------------------------ */
 
 struct send_test_args {
@@ -726,7 +703,7 @@ static int read_attachment(const char *path, size_t max, struct mail_attachment 
                            struct kr_error *err)
 {
     char *data;
-    int rc = read_file(path, max, &data, &a->len, err);
+    int rc = kr_read_file(path, max, &data, &a->len, err);
     if (rc)
         return rc;
     const char *slash = strrchr(path, '/');
@@ -866,7 +843,7 @@ static char *read_invoice(const char *path, size_t *len, char *why, size_t why_s
 {
     char *data = NULL;
     struct kr_error err;
-    if (read_file(path, EINVOICE_MAX_SIZE, &data, len, &err) != KR_OK) {
+    if (kr_read_file(path, EINVOICE_MAX_SIZE, &data, len, &err) != KR_OK) {
         snprintf(why, why_size, "%s", err.message);
         return NULL;
     }
@@ -1026,7 +1003,7 @@ static int import_file(struct db_conn *conn, const char *path, const char *actor
 {
     char *text;
     size_t len;
-    int rc = read_file(path, CATALOGUE_IMPORT_MAX, &text, &len, err);
+    int rc = kr_read_file(path, CATALOGUE_IMPORT_MAX, &text, &len, err);
     if (rc)
         return rc;
     struct arena *a = arena_new(0);

@@ -407,23 +407,6 @@ int catalogue_export_json(struct db_conn *conn, struct buf *out, struct kr_error
     return rc;
 }
 
-static void csv_field(struct buf *out, const char *s)
-{
-    if (!s)
-        s = "";
-    if (!strpbrk(s, ",\"\r\n")) {
-        buf_puts(out, s);
-        return;
-    }
-    buf_putc(out, '"');
-    for (; *s; s++) {
-        if (*s == '"')
-            buf_putc(out, '"');
-        buf_putc(out, *s);
-    }
-    buf_putc(out, '"');
-}
-
 int catalogue_export_csv(struct db_conn *conn, struct buf *out, struct kr_error *err)
 {
     static const char *const header[] = {"id",          "leika",           "title",
@@ -449,7 +432,7 @@ int catalogue_export_csv(struct db_conn *conn, struct buf *out, struct kr_error 
         for (size_t c = 0; c < KR_ARRAY_LEN(header); c++) {
             if (c)
                 buf_putc(out, ',');
-            csv_field(out, rows[i].cols[c]);
+            buf_put_csv(out, rows[i].cols[c]);
         }
         buf_puts(out, "\r\n");
     }

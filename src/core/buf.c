@@ -116,3 +116,18 @@ const char *buf_cstr(const struct buf *b)
 {
     return b->data ? b->data : "";
 }
+
+int buf_put_csv(struct buf *b, const char *s)
+{
+    if (!s)
+        s = "";
+    if (!strpbrk(s, ",\"\r\n"))
+        return buf_puts(b, s);
+    buf_putc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"')
+            buf_putc(b, '"');
+        buf_putc(b, *s);
+    }
+    return buf_putc(b, '"');
+}

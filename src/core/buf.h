@@ -51,6 +51,9 @@ int buf_append(struct buf *b, const void *data, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) KR_PRINTF(2, 3);
+/* One CSV field (RFC 4180): quoted when it holds a comma, quote or line
+ * break, quotes doubled; NULL is the empty field. */
+int buf_put_csv(struct buf *b, const char *s);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) KR_PRINTF(2, 0);
 
 /* The first error of this buffer, or KR_OK. */

@@ -1,5 +1,7 @@
 #include "core/util.h"
 
+#include "core/buf.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -137,4 +139,31 @@ int kr_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
         return KR_ERR_INVALID;
     *out = (int64_t)v;
     return KR_OK;
+}
+
+int kr_read_file(const char *path, size_t max, char **out, size_t *len, struct kr_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return kr_error_set(err, KR_ERR_IO, "%s: cannot open", path);
+    struct buf b;
+    buf_init(&b, max);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && !buf_status(&b))
+        buf_append(&b, chunk, n);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed || buf_status(&b)) {
+        int code = failed ? KR_ERR_IO : buf_status(&b);
+        buf_release(&b);
+        return failed ? kr_error_set(err, code, "%s: cannot read", path)
+                      : kr_error_set(err, code, "%s: larger than %zu bytes", path, max);
+    }
+    *out = buf_detach(&b, len);
+    if (!*out) {
+        *out = calloc(1, 1);
+        *len = 0;
+    }
+    return *out ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
 }

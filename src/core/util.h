@@ -57,6 +57,13 @@ void kr_sha256(const void *data, size_t len, unsigned char out[KR_SHA256_LEN]);
 /* SHA-256 as 64 hex characters plus NUL. */
 void kr_sha256_hex(const void *data, size_t len, char out[2 * KR_SHA256_LEN + 1]);
 
+/* Read the whole file path, at most max bytes, into heap memory the
+ * caller frees (*out, NUL-terminated, *len bytes without the NUL; an empty
+ * file gives "").  KR_ERR_IO (message names the path), KR_ERR_TOO_LARGE,
+ * KR_ERR_NOMEM. */
+int kr_read_file(const char *path, size_t max, char **out, size_t *len,
+                 struct kr_error *err) KR_MUST_CHECK;
+
 /* Constant-time comparison of two equal-length byte strings. */
 bool kr_secure_equal(const void *a, const void *b, size_t len);
 

@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -104,10 +105,10 @@ struct einvoice_report {
     const char *specification; /* BT-24 as found, or NULL */
     bool xsd_checked;          /* false when the schemas are not installed */
     bool xsd_valid;
-    const char *reason;     /* one sentence why rejected/unreadable, or NULL */
-    bool container_pdf;     /* the input was a ZUGFeRD/Factur-X PDF */
-    const char *attachment; /* its embedded file name ("factur-x.xml"), or NULL */
-    const char *profile;    /* "MINIMUM" ... "XRECHNUNG" for PDFs, or NULL */
+    const char *reason;              /* one sentence why rejected/unreadable, or NULL */
+    bool container_pdf;              /* the input was a ZUGFeRD/Factur-X PDF */
+    const char *attachment;          /* its embedded file name ("factur-x.xml"), or NULL */
+    const char *profile;             /* "MINIMUM" ... "XRECHNUNG" for PDFs, or NULL */
     struct einvoice_summary summary; /* filled unless unreadable */
     struct einvoice_finding *findings;
     size_t count;
@@ -168,5 +169,25 @@ json_t *einvoice_report_json(const struct einvoice_report *r);
  * the location below).  name labels the headline (a file name).  Returns
  * buf_status(out). */
 int einvoice_report_text(const struct einvoice_report *r, const char *name, struct buf *out);
+
+/*
+ * The invoice for people to read (XML, or a ZUGFeRD PDF whose XML is
+ * used): a new JSON object (caller owns) with "number", "issue_date",
+ * "due_date", "currency", "buyer_reference", "payment_terms", "seller" and
+ * "buyer" (name, vat_id, line1, postcode, city, country, contact, phone,
+ * email), "payment" (means, iban, remittance), "lines" (id, name,
+ * quantity, unit, price, net, vat_cat, vat_rate), "allowances", "vat"
+ * (cat, rate, taxable, tax), "totals" (sum_lines ... payable) and
+ * "skonto": the cash discounts of XRechnung payment terms
+ * ("#SKONTO#TAGE=14#PROZENT=2.00#") with their deadline ("until") and
+ * amount.  Absent terms are absent keys.  Parsing memory is in arena a.
+ * KR_ERR_INVALID for input that is not an invoice, KR_ERR_NOMEM.
+ */
+int einvoice_view(struct arena *a, const char *data, size_t len, json_t **out,
+                  struct kr_error *err) KR_MUST_CHECK;
+
+/* A decimal amount as written in invoices ("1234.5", "-3.00") in cents;
+ * false for more than two decimals, no digits or more than 15 digits. */
+bool einvoice_cents(const char *s, int64_t *out);
 
 #endif

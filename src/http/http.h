@@ -258,6 +258,13 @@ int http_render_string(struct http_request *req, const char *template_name, json
 
 int http_json(struct http_request *req, unsigned status, json_t *body) KR_MUST_CHECK;
 
+/* A file to save, never shown as a page of our origin: 200 with
+ * Content-Disposition attachment and the name as RFC 6266 filename*
+ * (UTF-8, percent-encoded, so no name can break the header), private and
+ * not cached.  content_type NULL means application/octet-stream. */
+int http_send_attachment(struct http_request *req, const char *filename, const char *content_type,
+                         const void *data, size_t len) KR_MUST_CHECK;
+
 /* Body copied, with the given content type. */
 int http_send(struct http_request *req, unsigned status, const char *content_type, const void *data,
               size_t len) KR_MUST_CHECK;

@@ -394,3 +394,16 @@ enum MHD_Result http_queue(struct http_request *req)
     MHD_destroy_response(r);
     return ok;
 }
+
+int http_send_attachment(struct http_request *req, const char *filename, const char *content_type,
+                         const void *data, size_t len)
+{
+    char *enc = text_percent_encode(req->arena, filename && *filename ? filename : "download");
+    char *disposition =
+        enc ? arena_printf(req->arena, "attachment; filename*=UTF-8''%s", enc) : NULL;
+    if (!disposition)
+        return KR_ERR_NOMEM;
+    http_set_header(req, "Content-Disposition", disposition);
+    http_set_header(req, "Cache-Control", "private, no-store");
+    return http_send(req, 200, content_type ? content_type : "application/octet-stream", data, len);
+}

@@ -52,37 +52,12 @@ static const char *type_for(const char *path)
     return "application/octet-stream";
 }
 
-static int read_file(const char *path, char **data, size_t *len, struct kr_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return kr_error_set(err, KR_ERR_IO, "%s: %s", path, strerror(errno));
-    struct buf b;
-    buf_init(&b, STATIC_MAX_TOTAL);
-    char chunk[16384];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    int failed = ferror(f);
-    fclose(f);
-    if (failed || buf_status(&b)) {
-        buf_release(&b);
-        return kr_error_set(err, KR_ERR_IO, "%s: cannot read", path);
-    }
-    *data = buf_detach(&b, len);
-    if (!*data) { /* empty file */
-        *data = calloc(1, 1);
-        *len = 0;
-    }
-    return *data ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-}
-
 static int add_file(struct static_files *s, const char *full, const char *rel, struct kr_error *err)
 {
     if (s->count == STATIC_MAX_FILES)
         return kr_error_set(err, KR_ERR_TOO_LARGE, "static: more than %d files", STATIC_MAX_FILES);
     struct static_file f = {0};
-    int rc = read_file(full, &f.data, &f.len, err);
+    int rc = kr_read_file(full, STATIC_MAX_TOTAL, &f.data, &f.len, err);
     if (rc)
         return rc;
     if (f.len > STATIC_MAX_TOTAL - s->total) {

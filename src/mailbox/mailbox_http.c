@@ -235,17 +235,8 @@ static int archive_submit(struct http_request *req, struct kr_error *err)
 
 static int send_file(struct http_request *req, const struct mailbox_file *f)
 {
-    /* The file name goes into the header as RFC 6266 filename* (UTF-8),
-     * so quotes or line breaks in it cannot break the header. */
-    char *enc = text_percent_encode(http_arena(req), f->filename);
-    char *disposition =
-        enc ? arena_printf(http_arena(req), "attachment; filename*=UTF-8''%s", enc) : NULL;
-    if (!disposition)
-        return KR_ERR_NOMEM;
-    http_set_header(req, "Content-Disposition", disposition);
-    http_set_header(req, "Cache-Control", "private, no-store");
     /* Downloads only: never rendered by the browser as our origin's page. */
-    return http_send(req, 200, "application/octet-stream", f->data, f->len);
+    return http_send_attachment(req, f->filename, NULL, f->data, f->len);
 }
 
 static int file_download(struct http_request *req, struct kr_error *err)

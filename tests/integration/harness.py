@@ -242,6 +242,21 @@ def csrf_token(html):
     return m.group(1) if m else None
 
 
+def multipart(fields, files):
+    """A multipart/form-data body and its content type."""
+    boundary = "----kreisel-test-" + uuid.uuid4().hex
+    out = []
+    for name, value in fields.items():
+        out.append(("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+                    % (boundary, name, value)).encode())
+    for field, filename, ctype, data in files:
+        out.append(("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                    "Content-Type: %s\r\n\r\n" % (boundary, field, filename, ctype)).encode())
+        out.append(data + b"\r\n")
+    out.append(("--%s--\r\n" % boundary).encode())
+    return b"".join(out), "multipart/form-data; boundary=" + boundary
+
+
 class Client:
     """A browser without JavaScript: keeps cookies, reads the CSRF token of
     the last page with a form, and posts forms with it and an Origin."""
@@ -276,6 +291,17 @@ class Client:
         if csrf:
             body.setdefault("csrf_token", self.csrf)
         h = {"Origin": "http://127.0.0.1:%d" % self.server.port, "Accept-Language": self.lang}
+        return self._keep(self.server.request("POST", path, body=body, headers=h,
+                                              cookies=self.cookies))
+
+    def post_multipart(self, path, fields=None, files=None):
+        """POST multipart/form-data: fields {name: value}, files
+        [(field, filename, content_type, bytes)], with the CSRF token."""
+        if self.csrf is None:
+            self.get("/anmelden")
+        body, ctype = multipart(dict({"csrf_token": self.csrf}, **(fields or {})), files or [])
+        h = {"Origin": "http://127.0.0.1:%d" % self.server.port, "Accept-Language": self.lang,
+             "Content-Type": ctype}
         return self._keep(self.server.request("POST", path, body=body, headers=h,
                                               cookies=self.cookies))
 

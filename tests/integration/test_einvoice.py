@@ -7,7 +7,7 @@ import os
 import tempfile
 import unittest
 
-from harness import ROOT, Database, Server, csrf_token, run_cli
+from harness import ROOT, Client, Database, Server, csrf_token, run_cli
 
 OWN = os.path.join(ROOT, "tests", "einvoice")
 
@@ -188,7 +188,7 @@ class WorkflowApiTest(unittest.TestCase):
         for login, roles in [("alice", ["clerk", "head_of_unit"]),
                              ("bob", ["head_of_unit", "cash_office"])]:
             args = ["user", "add", "--login", login, "--name", login.title(),
-                    "--password-stdin"]
+                    "--unit", "10.2", "--password-stdin"]
             for role in roles:
                 args += ["--role", role]
             r = run_cli(cls.db, *args, stdin="Geheim-Passwort-2026!\n")
@@ -242,6 +242,115 @@ class WorkflowApiTest(unittest.TestCase):
                                 cookies=alice,
                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
         self.assertEqual(r.status, 400)
+
+
+class StaffPagesTest(unittest.TestCase):
+    """The pages: upload, list, the invoice for people, steps by the ordering
+    unit with four eyes, rejection mail to the supplier, accounting export."""
+
+    PASSWORD = "Geheim-Passwort-2026!"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = Database()
+        assert run_cli(cls.db, "migrate").returncode == 0
+        assert run_cli(cls.db, "seed-demo").returncode == 0
+        for login, unit, roles in [("carla", "10.2", ["clerk"]), ("dora", "10.2", ["head_of_unit"]),
+                                   ("emil", "20.1", ["cash_office"]), ("fred", "36.1", ["clerk"])]:
+            args = ["user", "add", "--login", login, "--name", login.title(), "--unit", unit,
+                    "--password-stdin"]
+            for role in roles:
+                args += ["--role", role]
+            r = run_cli(cls.db, *args, stdin=cls.PASSWORD + "\n")
+            assert r.returncode == 0, r.stderr
+        cls.server = Server(cls.db)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.db.drop()
+
+    def client(self, login):
+        c = Client(self.server)
+        r = c.login(login, self.PASSWORD)
+        self.assertEqual(r.status, 303, r.text[:300])
+        return c
+
+    def upload(self, c, data, name="rechnung.xml", ctype="application/xml"):
+        c.get("/verwaltung/rechnungen")
+        return c.post_multipart("/verwaltung/rechnungen", files=[("invoice", name, ctype, data)])
+
+    def test_upload_view_steps_export(self):
+        carla, dora, emil, fred = (self.client(n) for n in ("carla", "dora", "emil", "fred"))
+        r = self.upload(carla, own("ubl-invoice.xml"))
+        self.assertEqual(r.status, 303, r.text[:500])
+        page = r.headers["location"]
+        r = carla.get(page)
+        self.assertEqual(r.status, 200)
+        for text in ["Stadtwerke", "04011000-12345-67", "Positionen", "Umsatzsteuer",
+                     "Sachlich richtig bestätigen"]:
+            self.assertIn(text, r.text)
+        self.assertNotIn("Zur Zahlung anordnen", r.text)
+        # Another unit's clerk sees the invoice but may not decide it.
+        r = fred.get(page)
+        self.assertNotIn("Sachlich richtig bestätigen", r.text)
+        self.assertEqual(fred.post(page, {"step": "factual"}).status, 403)
+        # The same invoice again is refused at the field.
+        r = self.upload(carla, own("ubl-invoice.xml"))
+        self.assertEqual(r.status, 409)
+        self.assertIn('aria-invalid="true"', r.text)
+        self.assertEqual(carla.post(page, {"step": "factual"}).status, 303)
+        self.assertEqual(carla.post(page, {"step": "arithmetic"}).status, 303)
+        self.assertEqual(carla.post(page, {"step": "release"}).status, 403)  # not her role
+        dora.get(page)
+        r = dora.post(page, {"step": "release"})
+        self.assertEqual(r.status, 303, r.text[-2500:])
+        r = emil.get("/verwaltung/rechnungen")
+        self.assertIn("Exportieren", r.text)
+        r = emil.post("/verwaltung/rechnungen/export", {"format": "csv"})
+        self.assertEqual(r.status, 200, r.text[:300])
+        self.assertIn("attachment", r.headers["content-disposition"])
+        lines = r.text.strip().split("\r\n")
+        self.assertEqual(lines[0].split(",")[:3], ["invoice_id", "invoice_number", "seller_name"])
+        self.assertEqual(len(lines), 2)
+        # Exported now: a second export is empty, the invoice says so.
+        r = emil.post("/verwaltung/rechnungen/export", {"format": "json"})
+        self.assertEqual(json.loads(r.body), [])
+        self.assertIn("exportiert", carla.get(page).text)
+        self.assertEqual(carla.post("/verwaltung/rechnungen/export", {"format": "csv"}).status, 403)
+
+    def test_rejections_mail_the_supplier(self):
+        carla = self.client("carla")
+        r = self.upload(carla, broken_ubl().replace(b"SW-2026-0815", b"SW-2026-0816"))
+        self.assertEqual(r.status, 303, r.text[:500])
+        r = carla.get(r.headers["location"])
+        self.assertIn("BR-DE-15", r.text)
+        self.assertIn("abgelehnt", r.text)
+        mails = self.db.sql("SELECT recipient, subject, body FROM mail_message "
+                            "WHERE subject LIKE 'Rechnung%abgelehnt%'")
+        self.assertIn("abrechnung@stadtwerke-musterhausen.example", mails)
+        self.assertIn("BR-DE-15", mails)
+        # A valid invoice rejected by hand: the reason goes to the supplier.
+        r = self.upload(carla, own("cii-invoice.xml"))
+        page = r.headers["location"]
+        self.assertEqual(carla.post(page, {"step": "reject", "reason": ""}).status, 422)
+        r = carla.post(page, {"step": "reject", "reason": "Leistung nicht erbracht"})
+        self.assertEqual(r.status, 303)
+        mails = self.db.sql("SELECT recipient, body FROM mail_message")
+        self.assertIn("erika@druckerei.example", mails)
+        self.assertIn("Leistung nicht erbracht", mails)
+
+    def test_bad_uploads(self):
+        carla = self.client("carla")
+        r = self.upload(carla, b"not an invoice at all")
+        self.assertEqual(r.status, 422)
+        self.assertIn('aria-invalid="true"', r.text)
+        carla.get("/verwaltung/rechnungen")
+        r = carla.post_multipart("/verwaltung/rechnungen")
+        self.assertEqual(r.status, 422)
+        # Citizens and anonymous visitors do not see invoices.
+        self.assertIn(Client(self.server).get("/verwaltung/rechnungen").status, (303, 401))
+        self.assertEqual(carla.get("/verwaltung/rechnungen/999999").status, 404)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,22 @@ static void test_out_of_memory_is_reported(void **state)
     buf_release(&b);
 }
 
+static void test_csv(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 1024);
+    assert_int_equal(buf_put_csv(&b, "plain"), KR_OK);
+    buf_putc(&b, ',');
+    buf_put_csv(&b, "a,b");
+    buf_putc(&b, ',');
+    buf_put_csv(&b, "say \"hi\"\nnow");
+    buf_putc(&b, ',');
+    buf_put_csv(&b, NULL);
+    assert_string_equal(buf_cstr(&b), "plain,\"a,b\",\"say \"\"hi\"\"\nnow\",");
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -89,6 +105,7 @@ int main(void)
         cmocka_unit_test(test_cap_is_hard_and_sticky),
         cmocka_unit_test(test_detach_hands_over_memory),
         cmocka_unit_test(test_out_of_memory_is_reported),
+        cmocka_unit_test(test_csv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -338,6 +338,53 @@ static void test_zugferd_pdfs(void **state)
     }
 }
 
+/* Amounts as written in invoices, in cents; never more than two decimals. */
+static void test_cents(void **state)
+{
+    (void)state;
+    int64_t c;
+    assert_true(einvoice_cents("1234.5", &c));
+    assert_int_equal(c, 123450);
+    assert_true(einvoice_cents("-3.07", &c));
+    assert_int_equal(c, -307);
+    assert_true(einvoice_cents("42", &c));
+    assert_int_equal(c, 4200);
+    assert_false(einvoice_cents("1.234", &c));
+    assert_false(einvoice_cents("", &c));
+    assert_false(einvoice_cents("1,50", &c));
+    assert_false(einvoice_cents("1e5", &c));
+    assert_false(einvoice_cents("1234567890123456", &c));
+}
+
+/* The invoice for people: parties, lines, VAT, totals and the Skonto of
+ * XRechnung payment terms with its deadline and amount. */
+static void test_view(void **state)
+{
+    (void)state;
+    struct arena *a = arena_new(0);
+    struct kr_error err;
+    json_t *v;
+    assert_int_equal(einvoice_view(a, cii, cii_len, &v, &err), KR_OK);
+    assert_non_null(json_string_value(json_object_get(json_object_get(v, "seller"), "name")));
+    assert_true(json_array_size(json_object_get(v, "lines")) > 0);
+    assert_true(json_array_size(json_object_get(v, "vat")) > 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "totals"), "payable")),
+                        "428.00");
+    json_t *sk = json_array_get(json_object_get(v, "skonto"), 0);
+    assert_non_null(sk);
+    assert_string_equal(json_string_value(json_object_get(sk, "until")), "2026-11-19");
+    assert_string_equal(json_string_value(json_object_get(sk, "discount")), "8.56");
+    assert_string_equal(json_string_value(json_object_get(sk, "percent")), "2.00");
+    json_decref(v);
+    assert_int_equal(einvoice_view(a, ubl, ubl_len, &v, &err), KR_OK);
+    assert_int_equal(json_array_size(json_object_get(v, "skonto")), 0);
+    assert_string_equal(json_string_value(json_object_get(v, "buyer_reference")),
+                        "04011000-12345-67");
+    json_decref(v);
+    assert_int_equal(einvoice_view(a, "<x/>", 4, &v, &err), KR_ERR_INVALID);
+    arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +395,8 @@ int main(void)
         cmocka_unit_test(test_nasty_inputs_are_unreadable),
         cmocka_unit_test(test_deep_and_huge),
         cmocka_unit_test(test_zugferd_pdfs),
+        cmocka_unit_test(test_cents),
+        cmocka_unit_test(test_view),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
