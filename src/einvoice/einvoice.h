@@ -190,4 +190,8 @@ int einvoice_view(struct arena *a, const char *data, size_t len, json_t **out,
  * false for more than two decimals, no digits or more than 15 digits. */
 bool einvoice_cents(const char *s, int64_t *out);
 
+/* A day as invoices write it ("2026-11-05" in UBL, "20261105" in CII) as
+ * people read it ("05.11.2026"); false when it is not such a day. */
+bool einvoice_day_text(const char *written, char out[16]);
+
 #endif

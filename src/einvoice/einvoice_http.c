@@ -215,6 +215,9 @@ static json_t *record_json(struct http_request *req, const struct einvoice_recor
                           "due_date", r->due_date, "reject_reason", r->reject_reason, "received",
                           received, "rejected", strcmp(r->status, "rejected") == 0, "channel",
                           r->channel, "container", r->container);
+    char due[16];
+    if (o && r->due_date && einvoice_day_text(r->due_date, due))
+        json_object_set_new(o, "due_date", json_string(due));
     const char *key = arena_printf(http_arena(req), "einvoice.status_%s", r->status);
     const char *label = key ? http_message(req, key) : NULL;
     if (o)
@@ -245,7 +248,18 @@ static int list_page(struct http_request *req, unsigned status, json_t *ctx, str
         ctx = json_object();
     json_object_set_new(ctx, "invoices", items);
     json_object_set_new(ctx, "has_invoices", json_boolean(n > 0));
-    json_object_set_new(ctx, "filter", filter ? json_string(filter) : json_null());
+    static const char *const filters[] = {"formally_valid", "factually_correct",
+                                          "arithmetically_correct", "released", "exported",
+                                          "rejected"};
+    json_t *options = json_array();
+    for (size_t i = 0; i < KR_ARRAY_LEN(filters); i++) {
+        const char *key = arena_printf(http_arena(req), "einvoice.status_%s", filters[i]);
+        const char *label = key ? http_message(req, key) : NULL;
+        json_array_append_new(options, json_pack("{s:s, s:s, s:b}", "value", filters[i], "label",
+                                                 label ? label : filters[i], "selected",
+                                                 filter && strcmp(filter, filters[i]) == 0));
+    }
+    json_object_set_new(ctx, "filters", options);
     json_object_set_new(ctx, "may_export",
                         json_boolean(u->roles & (ACCOUNT_ROLE_CASH_OFFICE | ACCOUNT_ROLE_ADMIN)));
     return http_render(req, status, "einvoice/list", ctx);

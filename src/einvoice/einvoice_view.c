@@ -192,15 +192,35 @@ static json_t *skonto_entry(const char *entry, time_t issued, int64_t payable)
     time_t until = issued + (time_t)days * 86400;
     struct tm tm;
     char day[16];
+    char shown[16];
     gmtime_r(&until, &tm);
     strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+    strftime(shown, sizeof(shown), "%d.%m.%Y", &tm);
     /* percent has two decimals: discount = base * pct / 10000, rounded */
     int64_t discount = (base_cents * pct_cents + (base_cents >= 0 ? 5000 : -5000)) / 10000;
     char amount[32];
     (void)snprintf(amount, sizeof(amount), "%s%lld.%02lld", discount < 0 ? "-" : "",
                    (long long)llabs(discount) / 100, (long long)llabs(discount) % 100);
-    return json_pack("{s:i, s:s, s:s, s:s, s:I}", "days", days, "percent", pct, "until", day,
-                     "discount", amount, "until_epoch", (json_int_t)until);
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:I}", "days", days, "percent", pct, "until", day,
+                     "until_text", shown, "discount", amount, "until_epoch", (json_int_t)until);
+}
+
+bool einvoice_day_text(const char *written, char out[16])
+{
+    time_t t;
+    if (!parse_day(written, &t))
+        return false;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return strftime(out, 16, "%d.%m.%Y", &tm) > 0;
+}
+
+/* "05.11.2026" for a day written "2026-11-05" or "20261105", as key. */
+static void put_day(struct arena *a, json_t *o, const char *key, const struct ei_val *v)
+{
+    char day[16];
+    if (ei_nonblank(v) && einvoice_day_text(ei_norm(a, v), day))
+        json_object_set_new(o, key, json_string(day));
 }
 
 static json_t *skonto(struct arena *a, const struct ei_invoice *inv)
@@ -245,6 +265,8 @@ int einvoice_view(struct arena *a, const char *data, size_t len, json_t **out, s
     put(a, o, "due_date", &inv->due_date);
     put(a, o, "buyer_reference", &inv->buyer_ref);
     put(a, o, "payment_terms", &inv->payment_terms);
+    put_day(a, o, "issue_date_text", &inv->issue_date);
+    put_day(a, o, "due_date_text", &inv->due_date);
     put(a, o, "period_start", &inv->period_start);
     put(a, o, "period_end", &inv->period_end);
     json_object_set_new(o, "credit_note",
