@@ -248,9 +248,9 @@ static int list_page(struct http_request *req, unsigned status, json_t *ctx, str
         ctx = json_object();
     json_object_set_new(ctx, "invoices", items);
     json_object_set_new(ctx, "has_invoices", json_boolean(n > 0));
-    static const char *const filters[] = {"formally_valid", "factually_correct",
-                                          "arithmetically_correct", "released", "exported",
-                                          "rejected"};
+    static const char *const filters[] = {
+        "formally_valid", "factually_correct", "arithmetically_correct",
+        "released",       "exported",          "rejected"};
     json_t *options = json_array();
     for (size_t i = 0; i < KR_ARRAY_LEN(filters); i++) {
         const char *key = arena_printf(http_arena(req), "einvoice.status_%s", filters[i]);
@@ -325,6 +325,15 @@ static int64_t param_id(struct http_request *req)
     return id;
 }
 
+/* The staff user, the connection and invoice :id (with its document when
+ * document is true). */
+static int load_invoice(struct http_request *req, bool document, const struct account_user **u,
+                        struct db_conn **conn, struct einvoice_record *r, struct kr_error *err)
+{
+    int rc = invoice_staff(req, u, conn, err);
+    return rc ? rc : einvoice_get(*conn, http_arena(req), param_id(req), document, r, err);
+}
+
 static json_t *steps_json(struct http_request *req, const struct account_user *u,
                           const struct einvoice_record *r)
 {
@@ -351,10 +360,8 @@ static int detail_page(struct http_request *req, unsigned status, const char *er
 {
     const struct account_user *u;
     struct db_conn *conn;
-    int rc = invoice_staff(req, &u, &conn, err);
     struct einvoice_record r;
-    if (rc == KR_OK)
-        rc = einvoice_get(conn, http_arena(req), param_id(req), true, &r, err);
+    int rc = load_invoice(req, true, &u, &conn, &r, err);
     if (rc)
         return rc;
     json_t *ctx = json_object();
@@ -391,11 +398,9 @@ static int step_post(struct http_request *req, struct kr_error *err)
 {
     const struct account_user *u;
     struct db_conn *conn;
-    int rc = invoice_staff(req, &u, &conn, err);
     struct einvoice_record r;
     int64_t id = param_id(req);
-    if (rc == KR_OK)
-        rc = einvoice_get(conn, http_arena(req), id, false, &r, err);
+    int rc = load_invoice(req, false, &u, &conn, &r, err);
     if (rc)
         return rc;
     const char *name = http_form(req, "step");
@@ -423,10 +428,8 @@ static int original(struct http_request *req, struct kr_error *err)
 {
     const struct account_user *u;
     struct db_conn *conn;
-    int rc = invoice_staff(req, &u, &conn, err);
     struct einvoice_record r;
-    if (rc == KR_OK)
-        rc = einvoice_get(conn, http_arena(req), param_id(req), true, &r, err);
+    int rc = load_invoice(req, true, &u, &conn, &r, err);
     if (rc)
         return rc;
     bool pdf = strcmp(r.container, "pdf") == 0;

@@ -17,6 +17,15 @@ def own(name):
         return f.read()
 
 
+def add_staff(db, login, unit, roles, password="Geheim-Passwort-2026!"):
+    args = ["user", "add", "--login", login, "--name", login.title(), "--unit", unit,
+            "--password-stdin"]
+    for role in roles:
+        args += ["--role", role]
+    r = run_cli(db, *args, stdin=password + "\n")
+    assert r.returncode == 0, r.stderr
+
+
 def broken_ubl():
     return own("ubl-invoice.xml").replace(
         b"<cbc:BuyerReference>04011000-12345-67</cbc:BuyerReference>", b"")
@@ -187,12 +196,7 @@ class WorkflowApiTest(unittest.TestCase):
         assert run_cli(cls.db, "seed-demo").returncode == 0
         for login, roles in [("alice", ["clerk", "head_of_unit"]),
                              ("bob", ["head_of_unit", "cash_office"])]:
-            args = ["user", "add", "--login", login, "--name", login.title(),
-                    "--unit", "10.2", "--password-stdin"]
-            for role in roles:
-                args += ["--role", role]
-            r = run_cli(cls.db, *args, stdin="Geheim-Passwort-2026!\n")
-            assert r.returncode == 0, r.stderr
+            add_staff(cls.db, login, "10.2", roles)
         cls.server = Server(cls.db)
 
     @classmethod
@@ -257,12 +261,7 @@ class StaffPagesTest(unittest.TestCase):
         assert run_cli(cls.db, "seed-demo").returncode == 0
         for login, unit, roles in [("carla", "10.2", ["clerk"]), ("dora", "10.2", ["head_of_unit"]),
                                    ("emil", "20.1", ["cash_office"]), ("fred", "36.1", ["clerk"])]:
-            args = ["user", "add", "--login", login, "--name", login.title(), "--unit", unit,
-                    "--password-stdin"]
-            for role in roles:
-                args += ["--role", role]
-            r = run_cli(cls.db, *args, stdin=cls.PASSWORD + "\n")
-            assert r.returncode == 0, r.stderr
+            add_staff(cls.db, login, unit, roles)
         cls.server = Server(cls.db)
 
     @classmethod
