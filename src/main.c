@@ -19,6 +19,7 @@
 #include "accounts/accounts.h"
 #include "accounts/accounts_http.h"
 #include "accounts/export.h"
+#include "appointments/appointments.h"
 #include "audit/audit.h"
 #include "catalogue/catalogue.h"
 #include "catalogue/catalogue_http.h"
@@ -429,6 +430,8 @@ static int seed(struct db_conn *conn, const struct kr_config *cfg, struct demo_p
     }
     if (rc == KR_OK)
         rc = seed_people(conn, a, cfg, pw, err);
+    if (rc == KR_OK)
+        rc = appointments_seed_demo(conn, err);
     if (rc == KR_OK)
         rc = db_commit(conn, err);
     if (rc)

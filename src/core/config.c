@@ -307,6 +307,20 @@ static const struct key_def keys[] = {
     TEXT_KEY(oidc_auth_method, "client_secret_basic",
              "OpenID Connect: client authentication at the token endpoint, "
              "client_secret_basic or client_secret_post."),
+    {{"appointments_horizon", "56d", "Online appointments can be booked this far ahead."},
+     K_DURATION, OFF(appointments_horizon), 0, 86400, 730 * 86400, 0},
+    {{"appointments_min_lead", "2h", "No appointment can be booked online sooner than this."},
+     K_DURATION, OFF(appointments_min_lead), 0, 0, 30 * 86400, 0},
+    {{"appointments_confirm_timeout", "30m",
+      "A booking without account that is not confirmed by its e-mail link within this time "
+      "releases its slot."},
+     K_DURATION, OFF(appointments_confirm_timeout), 0, 60, 86400, 0},
+    {{"appointments_max_per_email", "3",
+      "Upcoming appointments one e-mail address may hold at once (against slot hoarding)."},
+     K_UINT, OFF(appointments_max_per_email), 0, 1, 1000, 0},
+    {{"appointments_max_per_ip", "20",
+      "Bookings one client address may make per hour (against bots)."},
+     K_UINT, OFF(appointments_max_per_ip), 0, 1, 100000, 0},
 };
 
 const struct kr_config_key_info *kr_config_keys(size_t *count)
