@@ -245,16 +245,17 @@ int appointments_locations(struct db_conn *conn, struct arena *a, const char *se
     return rc < 0 ? rc : KR_OK;
 }
 
-int appointments_services(struct db_conn *conn, struct arena *a, char ***out, size_t *count,
-                          struct kr_error *err)
+static int service_list(struct db_conn *conn, struct arena *a, int64_t location_id, char ***out,
+                        size_t *count, struct kr_error *err)
 {
     struct db_stmt *st;
     int rc = db_query(conn,
                       "SELECT DISTINCT d.service_id FROM appointment_duration d "
                       "JOIN appointment_resource r ON r.location_id = d.location_id "
                       "JOIN appointment_resource_service rs ON rs.resource_id = r.id "
-                      "AND rs.service_id = d.service_id ORDER BY d.service_id",
-                      NULL, 0, &st, err);
+                      "AND rs.service_id = d.service_id WHERE $1 = 0 OR d.location_id = $1 "
+                      "ORDER BY d.service_id",
+                      DB_PARAMS(DB_INT(location_id)), &st, err);
     if (rc)
         return rc;
     size_t cap = 512;
@@ -266,6 +267,18 @@ int appointments_services(struct db_conn *conn, struct arena *a, char ***out, si
         (*out)[(*count)++] = db_column_strdup(st, 0, a);
     db_finish(st);
     return rc < 0 ? rc : KR_OK;
+}
+
+int appointments_services(struct db_conn *conn, struct arena *a, char ***out, size_t *count,
+                          struct kr_error *err)
+{
+    return service_list(conn, a, 0, out, count, err);
+}
+
+int appointments_location_services(struct db_conn *conn, struct arena *a, int64_t location_id,
+                                   char ***out, size_t *count, struct kr_error *err)
+{
+    return service_list(conn, a, location_id, out, count, err);
 }
 
 int appointments_resources(struct db_conn *conn, struct arena *a, int64_t location_id,

@@ -161,9 +161,14 @@ int appointments_location_get(struct db_conn *conn, struct arena *a, const char 
                               struct appointments_location *out,
                               struct kr_error *err) KR_MUST_CHECK;
 
-/* Service ids offered anywhere (with a duration and a resource), sorted. */
+/* Service ids offered anywhere (with a duration and a resource), sorted.
+ * appointments_location_services: the same for one location. */
 int appointments_services(struct db_conn *conn, struct arena *a, char ***out, size_t *count,
                           struct kr_error *err) KR_MUST_CHECK;
+
+/* Service ids offered at location_id (with a duration and a resource). */
+int appointments_location_services(struct db_conn *conn, struct arena *a, int64_t location_id,
+                                   char ***out, size_t *count, struct kr_error *err) KR_MUST_CHECK;
 
 /* A resource of a location. */
 struct appointments_resource {
