@@ -418,7 +418,8 @@ static void test_calendars(void **state)
     char token[APPOINTMENTS_TOKEN_LEN];
     struct appointments_request r = request(&f, at(f.tuesday, 9, 0), "erika@example.org");
     r.channel = "phone";
-    r.name = "Ölçü, Ærøskøbing; \\ Straße \"Ä\" mit einem sehr langen Namen für die Faltung";
+    r.name = "Ölçü, Ærøskøbing; \\ Straße \"Ä\" "
+             "mit einem sehr langen Namen für die Faltung";
     assert_int_equal(appointments_book(f.conn, f.a, f.now, &f.pol, &r, &b, token, &err), KR_OK);
     assert_int_equal(
         appointments_move(f.conn, f.a, f.now, &f.pol, b.code, at(f.tuesday, 9, 30), "test", &err),
@@ -437,7 +438,8 @@ static void test_calendars(void **state)
     assert_int_equal(n, 3); /* confirmed, moved, cancelled */
     /* A feed of several with folding of long UTF-8 text. */
     struct appointments_booking list[2] = {b, b};
-    list[0].title = "Fahrzeug zulassen, Fahrzeug umschreiben, Führerschein umtauschen äöü ÄÖÜ";
+    list[0].title = "Fahrzeug zulassen, Fahrzeug umschreiben, "
+                    "Führerschein umtauschen äöü ÄÖÜ";
     list[1].status = "confirmed";
     char *ics;
     size_t len;
