@@ -53,7 +53,7 @@ static const struct demo_location demo[] = {
       {4, H(7, 30), H(12, 30)},
       {4, H(14, 0), H(17, 30)},
       {5, H(7, 30), H(12, 0)}}},
-    {{"fuehrerscheinstelle", "Führerscheinstelle Musterstadt", "Driving licence office Musterstadt",
+    {{"fuehrerscheinstelle", "Führerscheinstelle Musterstadt", "Driving licences Musterstadt",
       "Kreishaus, Am Markt 1, 12345 Musterstadt (Erdgeschoss, Raum 012)",
       "Bus 5 und 12 bis Haltestelle Kreishaus.", "Stufenloser Eingang, Aufzug.", "NI", 0, 15, 5},
      "36.2",
