@@ -121,7 +121,13 @@ static int taken(struct http_request *req, struct db_conn *conn,
     return rc;
 }
 
-/* Read the JSON body into a request; strings stay in the arena. */
+static void json_release(void *v)
+{
+    json_decref(v);
+}
+
+/* Read the JSON body into a request; its strings live as long as the
+ * request (the parsed body is handed to the arena). */
 static int parse_body(struct http_request *req, struct db_conn *conn,
                       struct appointments_request *r, struct kr_error *err)
 {
@@ -136,7 +142,7 @@ static int parse_body(struct http_request *req, struct db_conn *conn,
         json_decref(o);
         return kr_error_set(err, KR_ERR_INVALID, "the body is not a JSON object");
     }
-    if (arena_defer(http_arena(req), (void (*)(void *))json_decref, o))
+    if (arena_defer(http_arena(req), json_release, o))
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
     json_t *services = json_object_get(o, "services");
     char *joined = arena_strdup(http_arena(req), "");
