@@ -303,6 +303,38 @@ static void test_capacity_two_counters(void **state)
     close_fixture(&f);
 }
 
+/* A buffer after each appointment: 15 minutes plus 10 hold two steps. */
+static void test_buffer(void **state)
+{
+    struct fixture f;
+    struct kr_error err;
+    open_fixture(state, &f);
+    struct appointments_new_location l = {"puffer", "Puffer", "Buffer", "Weg 2", "",
+                                          "",       "NI",     0,        15,      10};
+    int64_t loc, res;
+    assert_int_equal(appointments_location_add(f.conn, "test", &l, &loc, &err), KR_OK);
+    assert_int_equal(appointments_resource_add(f.conn, loc, "Tisch", kfz, 1, &res, &err), KR_OK);
+    assert_int_equal(appointments_duration_set(f.conn, loc, kfz[0], 15, &err), KR_OK);
+    assert_int_equal(appointments_hours_add(f.conn, loc, 2, 8 * 60, 12 * 60, &err), KR_OK);
+    struct appointments_want w = {.location_id = loc, .service_count = 1};
+    w.services[0] = kfz[0];
+    assert_int_equal(slot_count(&f, &w, f.tuesday), 16);
+    struct appointments_request r = request(&f, at(f.tuesday, 9, 0), "p@example.org");
+    r.want = w;
+    struct appointments_booking b;
+    char token[APPOINTMENTS_TOKEN_LEN];
+    assert_int_equal(appointments_book(f.conn, f.a, f.now, &f.pol, &r, &b, token, &err), KR_OK);
+    /* 08:45 would run into 09:00, 09:00 is taken, 09:15 is the buffer. */
+    assert_int_equal(slot_count(&f, &w, f.tuesday), 13);
+    r.starts_at = at(f.tuesday, 8, 45);
+    r.email = "q@example.org";
+    assert_int_equal(appointments_book(f.conn, f.a, f.now, &f.pol, &r, &b, token, &err),
+                     KR_ERR_CONFLICT);
+    r.starts_at = at(f.tuesday, 9, 30);
+    assert_int_equal(appointments_book(f.conn, f.a, f.now, &f.pol, &r, &b, token, &err), KR_OK);
+    close_fixture(&f);
+}
+
 static void test_cancel_move_and_links(void **state)
 {
     struct fixture f;
@@ -460,6 +492,7 @@ int main(void)
         TESTDB_BOTH(test_book_confirm_release),
         TESTDB_BOTH(test_limits_and_input),
         TESTDB_BOTH(test_capacity_two_counters),
+        TESTDB_BOTH(test_buffer),
         TESTDB_BOTH(test_cancel_move_and_links),
         TESTDB_BOTH(test_calendars),
     };
