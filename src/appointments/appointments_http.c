@@ -8,6 +8,7 @@
 
 #include "appointments/appointments_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "accounts/accounts.h"
@@ -193,6 +194,16 @@ static int step_load(struct http_request *req, const char *services, const char 
     return KR_OK;
 }
 
+struct titled {
+    const char *id, *title;
+};
+
+static int by_title(const void *x, const void *y)
+{
+    const struct titled *a = x, *b = y;
+    return strcoll(a->title, b->title);
+}
+
 static int page_services(struct http_request *req, struct kr_error *err)
 {
     struct db_conn *conn;
@@ -201,12 +212,17 @@ static int page_services(struct http_request *req, struct kr_error *err)
     int rc = http_db(req, &conn, err);
     if (rc == KR_OK)
         rc = appointments_services(conn, http_arena(req), &ids, &n, err);
+    struct titled *t = rc ? NULL : arena_calloc(http_arena(req), n + 1, sizeof(*t));
+    if (rc == KR_OK && !t)
+        rc = kr_error_set(err, KR_ERR_NOMEM, "out of memory");
     if (rc)
         return rc;
+    for (size_t i = 0; i < n; i++)
+        t[i] = (struct titled){ids[i], appt_http_title(req, conn, ids[i])};
+    qsort(t, n, sizeof(*t), by_title);
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, json_pack("{s:s, s:s}", "id", ids[i], "title",
-                                              appt_http_title(req, conn, ids[i])));
+        json_array_append_new(list, json_pack("{s:s, s:s}", "id", t[i].id, "title", t[i].title));
     return appt_http_render(req, 200, "appointments/services",
                             json_pack("{s:o}", "services", list));
 }
