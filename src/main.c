@@ -19,6 +19,8 @@
 #include "accounts/accounts.h"
 #include "accounts/accounts_http.h"
 #include "accounts/export.h"
+#include "appointments/appointments.h"
+#include "appointments/appointments_http.h"
 #include "audit/audit.h"
 #include "blob/blob.h"
 #include "catalogue/catalogue.h"
@@ -205,6 +207,8 @@ static int register_modules(struct context *ctx, struct http_server *server, str
         rc = kr_error_set(err, KR_ERR_INTERNAL, "too many export sections");
     if (rc == KR_OK)
         rc = catalogue_http_routes(server, cfg, ctx->db, err);
+    if (rc == KR_OK)
+        rc = appointments_http_routes(server, err);
     return rc;
 }
 
@@ -212,6 +216,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
 {
     struct http_server *server;
     struct mail_sender *mail = NULL;
+    struct appointments_worker *appointments = NULL;
     int rc = open_blobs(ctx, err);
     if (rc == KR_OK)
         rc = http_server_new(&server, &ctx->cfg, ctx->db, tpl, err);
@@ -221,9 +226,12 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     rc = register_modules(ctx, server, err);
     if (rc == KR_OK)
         rc = mail_sender_start(&ctx->cfg, ctx->db, &mail, err);
+    if (rc == KR_OK) /* releases unconfirmed bookings, sends reminders */
+        rc = appointments_worker_start(&ctx->cfg, ctx->db, 30, &appointments, err);
     if (rc == KR_OK)
         rc = http_server_start(server, err);
     if (rc) {
+        appointments_worker_stop(appointments);
         mail_sender_stop(mail);
         http_server_free(server);
         einvoice_http_release();
@@ -243,6 +251,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     sigwait(&set, &sig);
     kr_log(KR_LOG_INFO, "server_stopping", "signal %d: finishing requests in flight", sig);
     http_server_stop(server);
+    appointments_worker_stop(appointments);
     mail_sender_stop(mail); /* after the requests that may queue mail */
     http_server_free(server);
     einvoice_http_release();
@@ -449,6 +458,8 @@ static int seed(struct db_conn *conn, const struct kr_config *cfg, struct demo_p
                                           "90000000-03083-12"};
     for (size_t i = 0; rc == KR_OK && i < KR_ARRAY_LEN(leitweg); i++)
         rc = einvoice_leitweg_set(conn, "cli:seed-demo", leitweg[i], it_unit, err);
+    if (rc == KR_OK)
+        rc = appointments_seed_demo(conn, err);
     if (rc == KR_OK)
         rc = db_commit(conn, err);
     if (rc)

@@ -87,6 +87,12 @@ struct kr_config {
     char oidc_scopes[256];
     char oidc_acr_map[1024];
     char oidc_auth_method[32];
+    /* Online appointments (src/appointments, docs/appointments.md). */
+    unsigned appointments_horizon;         /* seconds ahead that can be booked */
+    unsigned appointments_min_lead;        /* seconds: no booking sooner than this */
+    unsigned appointments_confirm_timeout; /* seconds an unconfirmed booking holds */
+    unsigned appointments_max_per_email;   /* upcoming bookings per address */
+    unsigned appointments_max_per_ip;      /* bookings per client address and hour */
 };
 
 /* One documented key, for `kreisel help config`, the example file and
