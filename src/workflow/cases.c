@@ -250,7 +250,7 @@ static int request_tx(struct db_conn *conn, void *arg, struct kr_error *err)
     char *body = a ? arena_printf(a,
                                   "Guten Tag,\n\nfür Ihren Antrag %s benötigen wir noch folgende "
                                   "Unterlagen:\n\n%s\n\nBitte laden Sie diese hier hoch:\n"
-                                  "%s/antrag/%s/nachreichen\n",
+                                  "%s/antraege/%s/nachreichen\n",
                                   c.number, x->text, workflow_config(x->cfg)->public_url, c.number)
                    : NULL;
     if (rc == KR_OK)
@@ -359,4 +359,45 @@ bool workflow_blob_referenced(struct db_conn *conn, const char *hash)
     int rc = db_query_int64(conn, "SELECT COUNT(*) FROM workflow_document WHERE blob_hash = $1",
                             DB_PARAMS(DB_TEXT(hash)), &n, &err);
     return rc != KR_OK || n > 0; /* when in doubt, keep the blob */
+}
+
+/* ---- Demo ------------------------------------------------------------------------------ */
+
+int workflow_seed_demo(struct db_conn *conn, const struct kr_config *cfg, int64_t applicant_id,
+                       struct kr_error *err)
+{
+    static const struct {
+        const char *workflow, *data;
+    } demo[] = {
+        {"kita-anmeldung", "{\"child\": \"Mia Mustermann\", \"birth_date\": \"2023-04-12\", "
+                           "\"care\": \"full\", \"start\": \"2026-08-01\"}"},
+        {"schuelerbefoerderung", "{\"pupil\": \"Paul Mustermann\", \"school\": \"Gymnasium "
+                                 "Musterstadt\", \"distance_km\": 6}"},
+        {"wunschkennzeichen", "{\"plate\": \"ML-EM 2026\"}"},
+        {"fischereischein", "{\"exam_passed\": true, \"valid_years\": 5}"},
+        {"bauantrag-vereinfacht", "{\"project\": \"Carport\", \"parcel\": \"Flur 3, Flurstück "
+                                  "112/4\"}"},
+    };
+    (void)cfg;
+    size_t opened = 0;
+    for (size_t i = 0; i < sizeof(demo) / sizeof(demo[0]); i++) {
+        if (!workflow_find(demo[i].workflow))
+            continue;
+        for (int anon = 0; anon < 2; anon++) {
+            struct workflow_case_new in = {.workflow = demo[i].workflow,
+                                           .applicant_id =
+                                               anon || applicant_id == 0 ? 0 : applicant_id,
+                                           .applicant_email = "erika.mustermann@musterland.example",
+                                           .submission_ref = "DEMO",
+                                           .data = demo[i].data,
+                                           .actor = "cli:seed-demo"};
+            int64_t id;
+            char number[WORKFLOW_NUMBER_LEN], secret[WORKFLOW_SECRET_LEN];
+            int rc = workflow_case_open(conn, &in, &id, number, secret, err);
+            if (rc)
+                return rc;
+            opened++;
+        }
+    }
+    return opened ? KR_OK : kr_error_set(err, KR_ERR_NOT_FOUND, "no demo workflows are loaded");
 }

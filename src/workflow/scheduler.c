@@ -42,7 +42,7 @@ int workflow_notify_heads(struct db_conn *conn, const struct kr_config *cfg, int
         return rc;
     char text[1024];
     snprintf(text, sizeof(text),
-             "Guten Tag,\n\nder Vorgang %s %s.\n%s/sachbearbeitung/vorgang/%s\n\n"
+             "Guten Tag,\n\nder Vorgang %s %s.\n%s/verwaltung/vorgaenge/%s\n\n"
              "-- English --\n\nCase %s: %s.\n",
              number, what, cfg->public_url, number, number, what);
     char subject[128];
