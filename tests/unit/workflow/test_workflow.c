@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -192,6 +193,43 @@ static void test_working_days(void **state)
     workflow_set_holiday_fn(NULL, NULL);
     /* Without a calendar: weekends only, 3 Oct counts as a working day. */
     assert_int_equal(workflow_deadline(local_time(2025, 10, 2, 9), 1), local_time(2025, 10, 4, 0));
+}
+
+/* The shipped demo definitions load. */
+static void test_shipped_workflows(void **state)
+{
+    (void)state;
+    const char *root = getenv("KREISEL_SOURCE_ROOT");
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/workflows", root ? root : ".");
+    struct kr_error err;
+    kr_error_clear(&err);
+    workflow_unload();
+    if (workflow_load_dir(dir, &err) != KR_OK)
+        fail_msg("%s", err.message);
+    size_t n;
+    (void)workflow_list(&n);
+    assert_int_equal(n, 5);
+    static const char *const forms[] = {"kita-anmeldung", "schuelerbefoerderung",
+                                        "bauantrag-vereinfacht", "wunschkennzeichen",
+                                        "fischereischein"};
+    for (size_t i = 0; i < KR_ARRAY_LEN(forms); i++)
+        assert_non_null(workflow_find_for_form(forms[i]));
+    /* A broken file stops the whole load and keeps what was loaded. */
+    char bad[] = "/tmp/kr-wf-XXXXXX";
+    assert_non_null(mkdtemp(bad));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/broken.json", bad);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\n  \"id\": \"x\",\n  \"title\": \"X\"\n  \"initial\": \"a\"\n}\n", f);
+    fclose(f);
+    assert_int_equal(workflow_load_dir(bad, &err), KR_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "broken.json:4:"));
+    assert_non_null(workflow_find("kita-anmeldung"));
+    unlink(path);
+    rmdir(bad);
+    workflow_unload();
 }
 
 /* ---- Database tests ---------------------------------------------------------------- */
@@ -576,13 +614,10 @@ static void test_back_channel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_definition_errors),
-        cmocka_unit_test(test_guards),
-        cmocka_unit_test(test_working_days),
-        TESTDB_BOTH(test_open_and_status),
-        TESTDB_BOTH(test_transitions),
-        TESTDB_BOTH(test_concurrent_clerks),
-        TESTDB_BOTH(test_assign_and_escalate),
+        cmocka_unit_test(test_definition_errors), cmocka_unit_test(test_guards),
+        cmocka_unit_test(test_working_days),      cmocka_unit_test(test_shipped_workflows),
+        TESTDB_BOTH(test_open_and_status),        TESTDB_BOTH(test_transitions),
+        TESTDB_BOTH(test_concurrent_clerks),      TESTDB_BOTH(test_assign_and_escalate),
         TESTDB_BOTH(test_back_channel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
