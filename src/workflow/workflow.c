@@ -625,6 +625,8 @@ static int transition_check(const struct transition_tx *x, const struct workflow
         return kr_error_set(err, KR_ERR_CONFLICT, "the workflow %s is not loaded", c->workflow);
     if (!x->who->applicant && x->who->id > 0 && !workflow_may_view(x->who, c))
         return kr_error_set(err, KR_ERR_NOT_FOUND, "no such case");
+    if (x->who->applicant && x->who->id > 0 && c->applicant_id != x->who->id)
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "no such case");
     if (c->version != x->expected)
         return kr_error_set(err, KR_ERR_CONFLICT,
                             "case %s was changed by someone else in the meantime (now in state "

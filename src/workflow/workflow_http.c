@@ -222,11 +222,13 @@ static json_t *history_json(struct http_request *req, struct workflow_event *ev,
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         const char *label = internal ? ev[i].internal_label : ev[i].public_label;
-        json_array_append_new(arr, json_pack("{s:o, s:o, s:s, s:s?, s:s?, s:s?, s:s?, s:b}", "at",
-                                             time_text(ev[i].at), "at_iso", time_iso(ev[i].at),
-                                             "kind", ev[i].kind, "label", label, "actor",
-                                             ev[i].actor_name, "text", ev[i].text, "transition",
-                                             ev[i].transition, "public", ev[i].public));
+        json_t *o = json_pack("{s:o, s:o, s:s, s:s?, s:s?, s:s?, s:s?, s:b}", "at",
+                              time_text(ev[i].at), "at_iso", time_iso(ev[i].at), "kind", ev[i].kind,
+                              "label", label, "actor", ev[i].actor_name, "text", ev[i].text,
+                              "transition", ev[i].transition, "public", ev[i].public);
+        json_object_set_new(o, "is_request", json_boolean(strcmp(ev[i].kind, "request") == 0));
+        json_object_set_new(o, "is_upload", json_boolean(strcmp(ev[i].kind, "upload") == 0));
+        json_array_append_new(arr, o);
     }
     (void)req;
     return arr;
@@ -441,11 +443,46 @@ static json_t *public_case(struct http_request *req, struct db_conn *conn,
     json_t *reqs = json_array();
     for (size_t i = 0; i < nreq; i++)
         json_array_append_new(reqs, json_string(requests[i]));
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "number", c->number, "title",
-                     def ? pick(req, def->title_de, def->title_en) : c->workflow, "state",
+    /* The decisions that are the applicant's own (e.g. accepting a place). */
+    struct workflow_actor me = {c->applicant_id, 0, 0, true};
+    const struct workflow_transition **t = NULL;
+    size_t nt = 0;
+    if (c->applicant_id && workflow_allowed(http_arena(req), c, &me, &t, &nt, err))
+        return NULL;
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:o, s:b, s:I}", "number", c->number,
+                     "title", def ? pick(req, def->title_de, def->title_en) : c->workflow, "state",
                      st ? pick(req, st->public_de, st->public_en) : "", "created",
                      time_text(c->created_at), "timeline", history_json(req, ev, n, false),
-                     "requests", reqs, "has_requests", nreq > 0);
+                     "requests", reqs, "has_requests", nreq > 0, "actions",
+                     transitions_json(req, t, nt), "has_actions", nt > 0, "version",
+                     (json_int_t)c->version);
+}
+
+/* The account holder takes one of their own transitions (no fields). */
+static int applicant_decide(struct http_request *req, struct kr_error *err)
+{
+    int rc = http_require_user(req, 0, err);
+    if (rc)
+        return rc;
+    const struct account_user *u = http_user(req);
+    if (strcmp(u->kind, "staff") == 0)
+        return kr_error_set(err, KR_ERR_FORBIDDEN, "applications belong to service accounts");
+    struct db_conn *conn;
+    struct workflow_case c;
+    rc = http_db(req, &conn, err);
+    if (rc == KR_OK)
+        rc = workflow_case_by_number(conn, http_arena(req), http_param(req, "number"), &c, err);
+    if (rc == KR_OK && c.applicant_id != u->id)
+        rc = kr_error_set(err, KR_ERR_NOT_FOUND, "no such case");
+    int64_t version = 0;
+    const char *v = http_form(req, "version");
+    if (rc == KR_OK && kr_parse_int64(v ? v : "", 1, INT64_MAX, &version) != KR_OK)
+        rc = kr_error_set(err, KR_ERR_INVALID, "version: missing");
+    struct workflow_actor me = {u->id, 0, 0, true};
+    if (rc == KR_OK)
+        rc = workflow_transition(conn, http_config(req), c.id, http_form(req, "transition"),
+                                 version, &me, NULL, NULL, 0, NULL, err);
+    return rc ? rc : http_redirect(req, 303, "/antraege");
 }
 
 static int my_cases(struct http_request *req, struct kr_error *err)
@@ -593,6 +630,7 @@ int workflow_http_routes(struct http_server *server, struct kr_error *err)
         {HTTP_GET, "/antragsstatus", status_form},
         {HTTP_POST, "/antragsstatus", status_lookup},
         {HTTP_GET, "/antraege/:number/nachreichen", upload_form},
+        {HTTP_POST, "/antraege/:number/entscheiden", applicant_decide},
     };
     for (size_t i = 0; i < KR_ARRAY_LEN(routes); i++) {
         int rc = http_route(server, routes[i].methods, routes[i].pattern, routes[i].fn, 0, err);

@@ -186,6 +186,29 @@ class WorkflowTest(unittest.TestCase):
         page = clerk.get(path)
         self.assertIn("urkunde.pdf", page.text)
         self.assertIn("Eingang", page.text)
+        # The clerk offers a place; the citizen sees it and accepts it herself.
+        for transition in ("check", "offer_place"):
+            page = clerk.get(path)
+            r = clerk.post(path + "/uebergang", {"transition": transition,
+                                                 "version": self.version_of(page.text)})
+            self.assertEqual(r.status, 303, r.text)
+        page = erika.get("/antraege")
+        self.assertIn("Platz angeboten", page.text)
+        self.assertIn("Platz annehmen", page.text)
+        version = re.search(r'/antraege/%s/entscheiden".*?name="version" value="(\d+)"' % number,
+                            page.text, re.S).group(1)
+        r = erika.post("/antraege/%s/entscheiden" % number,
+                       {"transition": "accept", "version": version})
+        self.assertEqual(r.status, 303, r.text)
+        mine = erika.get("/antraege").text
+        self.assertIn("Platz angenommen", mine)
+        self.assertIn("Unterlagen eingereicht", mine)
+        self.assertIn("Angenommen", clerk.get(path).text)
+        # A stale or foreign decision is refused.
+        erika.get("/antraege")
+        r = erika.post("/antraege/%s/entscheiden" % number,
+                       {"transition": "decline", "version": version})
+        self.assertEqual(r.status, 409, r.text)
         # Someone else's case: not found.
         other = harness.Client(self.server)
         other.get("/antragsstatus")

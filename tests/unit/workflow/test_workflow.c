@@ -404,6 +404,10 @@ static void test_transitions(void **state)
     assert_int_equal(
         workflow_transition(f.conn, &f.cfg, id, "offer", 1, &clerk, NULL, NULL, 0, &v, &err),
         KR_ERR_CONFLICT);
+    struct workflow_actor stranger = {f.clerk, 0, 0, true}; /* not the case's applicant */
+    assert_int_equal(
+        workflow_transition(f.conn, &f.cfg, id, "check", 1, &stranger, NULL, NULL, 0, &v, &err),
+        KR_ERR_NOT_FOUND);
     assert_int_equal(
         workflow_transition(f.conn, &f.cfg, id, "check", 1, &clerk, "ok", NULL, 0, &v, &err),
         KR_OK);
