@@ -440,6 +440,8 @@ static int parse_transitions(struct parser *p, const json_t *root, size_t **tat)
     return KR_OK;
 }
 
+static void release_guards(const struct workflow_def *d);
+
 static int parse_head(struct parser *p, const json_t *root)
 {
     struct workflow_def *d = p->def;
@@ -494,6 +496,8 @@ int workflow_def_parse(struct arena *a, const char *path, const char *text, size
     if (rc == KR_OK) {
         p.def->path = arena_strdup(a, path);
         *out = p.def;
+    } else if (p.def) {
+        release_guards(p.def); /* the arena does not own compiled guards */
     }
     return rc;
 }
