@@ -38,6 +38,8 @@
 #include "mail/mail.h"
 #include "mailbox/mailbox.h"
 #include "mailbox/mailbox_http.h"
+#include "workflow/workflow.h"
+#include "workflow/workflow_http.h"
 #include "oidc/oidc.h"
 #include "portal/portal.h"
 #include "template/template.h"
@@ -59,6 +61,12 @@ static const char usage_text[] =
     "                   Roles: clerk, head_of_unit, cash_office, records_manager,\n"
     "                   procurement, admin\n"
     "  audit verify     check the audit log's hash chain (exit 1 when broken)\n"
+    "  workflow check   validate the workflow definitions (share_dir/workflows)\n"
+    "  workflow open WORKFLOW --email ADDRESS [--applicant ACCOUNT-ID] [--data JSON]\n"
+    "                   open a case (paper intake); prints its number and secret\n"
+    "  workflow deadlines [--at SECONDS]\n"
+    "                   escalate overdue cases now (or as if it were Unix time\n"
+    "                   SECONDS) and exit\n"
     "  mail send-test [--subject TEXT] [--text TEXT] [--attach FILE]...\n"
     "                 [--queue-only] ADDRESS\n"
     "                   queue a test message to ADDRESS and send it now through\n"
@@ -209,7 +217,19 @@ static int register_modules(struct context *ctx, struct http_server *server, str
         rc = catalogue_http_routes(server, cfg, ctx->db, err);
     if (rc == KR_OK)
         rc = appointments_http_routes(server, err);
+    if (rc == KR_OK)
+        rc = workflow_http_routes(server, err);
     return rc;
+}
+
+/* The workflow definitions of the share dir (start errors name file and
+ * line) and the configuration the engine uses for links. */
+static int load_workflows(struct context *ctx, struct kr_error *err)
+{
+    char dir[KR_CONFIG_PATH_MAX + 16];
+    snprintf(dir, sizeof(dir), "%s/workflows", ctx->cfg.share_dir);
+    workflow_set_config(&ctx->cfg);
+    return workflow_load_dir(dir, err);
 }
 
 static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_error *err)
@@ -217,7 +237,10 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     struct http_server *server;
     struct mail_sender *mail = NULL;
     struct appointments_worker *appointments = NULL;
+    struct workflow_scheduler *deadlines = NULL;
     int rc = open_blobs(ctx, err);
+    if (rc == KR_OK)
+        rc = load_workflows(ctx, err);
     if (rc == KR_OK)
         rc = http_server_new(&server, &ctx->cfg, ctx->db, tpl, err);
     if (rc)
@@ -229,9 +252,12 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     if (rc == KR_OK) /* releases unconfirmed bookings, sends reminders */
         rc = appointments_worker_start(&ctx->cfg, ctx->db, 30, &appointments, err);
     if (rc == KR_OK)
+        rc = workflow_scheduler_start(&ctx->cfg, ctx->db, 60, &deadlines, err);
+    if (rc == KR_OK)
         rc = http_server_start(server, err);
     if (rc) {
         appointments_worker_stop(appointments);
+        workflow_scheduler_stop(deadlines);
         mail_sender_stop(mail);
         http_server_free(server);
         einvoice_http_release();
@@ -252,10 +278,12 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     kr_log(KR_LOG_INFO, "server_stopping", "signal %d: finishing requests in flight", sig);
     http_server_stop(server);
     appointments_worker_stop(appointments);
+    workflow_scheduler_stop(deadlines);
     mail_sender_stop(mail); /* after the requests that may queue mail */
     http_server_free(server);
     einvoice_http_release();
     catalogue_http_shutdown();
+    workflow_unload();
     kr_log(KR_LOG_INFO, "server_stopped", "bye");
     return KR_OK;
 }
@@ -386,6 +414,7 @@ static int seed_units(struct db_conn *conn, struct arena *a, int64_t *it_unit, s
 /* Generated passwords of the demo's people, printed once. */
 struct demo_passwords {
     char admin[21], clerk[21], citizen[21];
+    int64_t citizen_id; /* for the demo cases */
 };
 
 /* A clerk of the vehicle registration and a citizen with a confirmed
@@ -426,6 +455,7 @@ static int seed_people(struct db_conn *conn, struct arena *a, const struct kr_co
     };
     if (rc == KR_OK)
         rc = mailbox_send(conn, cfg, &welcome, NULL, err);
+    pw->citizen_id = citizen_id;
     return rc;
 }
 
@@ -526,6 +556,10 @@ static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
            "with `kreisel user add --role admin`.\n",
            KR_ARRAY_LEN(demo_units), pw.admin, pw.clerk, pw.citizen);
     rc = seed_catalogue(ctx, conn, &err);
+    if (rc == KR_OK)
+        rc = load_workflows(ctx, &err);
+    if (rc == KR_OK)
+        rc = workflow_seed_demo(conn, &ctx->cfg, pw.citizen_id, &err);
     db_release(conn);
     return rc ? fail(&err) : EXIT_SUCCESS;
 }
@@ -847,6 +881,101 @@ static int cmd_mail(struct context *ctx, int argc, char **argv)
     return usage_error("unknown mail command '%s'", sub);
 }
 
+/* ---- workflow ------------------------------------------------------------------------ */
+
+/* `workflow check` validates the definitions; `workflow deadlines [--at
+ * UNIX-SECONDS]` escalates overdue cases now, or as if the clock were at
+ * the given time (the injectable clock of the integration tests). */
+/* `workflow open WORKFLOW --email ADDRESS [--applicant ID] [--data JSON]`:
+ * a case from paper intake; prints the number and the status secret. */
+static int workflow_open_cli(struct context *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"email", required_argument, NULL, 'e'},
+                                         {"applicant", required_argument, NULL, 'a'},
+                                         {"data", required_argument, NULL, 'd'},
+                                         {NULL, 0, NULL, 0}};
+    struct workflow_case_new in = {.data = "{}", .actor = "cli"};
+    int c;
+    optind = 0; /* GNU: re-initialise, this call permutes */
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'c')
+            ctx->config_path = optarg;
+        else if (c == 'e')
+            in.applicant_email = optarg;
+        else if (c == 'd')
+            in.data = optarg;
+        else if (c != 'a' || kr_parse_int64(optarg, 1, INT64_MAX, &in.applicant_id) != KR_OK)
+            return usage_error("%s", "invalid option for workflow open");
+    }
+    if (optind + 1 != argc)
+        return usage_error("%s", "workflow open needs one WORKFLOW id");
+    in.workflow = argv[optind];
+    struct kr_error err;
+    kr_error_clear(&err);
+    struct db_conn *conn = NULL;
+    int rc = setup(ctx, 1, true, &err);
+    if (rc == KR_OK)
+        rc = load_workflows(ctx, &err);
+    if (rc == KR_OK)
+        rc = db_acquire(ctx->db, &conn, &err);
+    int64_t id;
+    char number[WORKFLOW_NUMBER_LEN], secret[WORKFLOW_SECRET_LEN];
+    if (rc == KR_OK)
+        rc = workflow_case_open(conn, &in, &id, number, secret, &err);
+    db_release(conn);
+    workflow_unload();
+    if (rc)
+        return fail(&err);
+    printf("case: %s\nsecret: %s\n", number, secret[0] ? secret : "-");
+    return EXIT_SUCCESS;
+}
+
+static int cmd_workflow(struct context *ctx, int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "open") == 0)
+        return workflow_open_cli(ctx, argc - 1, argv + 1);
+    if (argc < 2 || (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "deadlines") != 0))
+        return usage_error("%s", "workflow needs a command: check, deadlines [--at SECONDS]");
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"at", required_argument, NULL, 'a'},
+                                         {NULL, 0, NULL, 0}};
+    int64_t at = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc - 1, argv + 1, "+", opts, NULL)) != -1) {
+        if (c == 'c')
+            ctx->config_path = optarg;
+        else if (c != 'a' || kr_parse_int64(optarg, 1, INT64_MAX, &at) != KR_OK)
+            return usage_error("%s", "invalid option for workflow (--at takes Unix seconds)");
+    }
+    struct kr_error err;
+    kr_error_clear(&err);
+    bool check = strcmp(argv[1], "check") == 0;
+    int rc = setup(ctx, 1, !check, &err);
+    if (rc == KR_OK)
+        rc = load_workflows(ctx, &err);
+    size_t n = 0;
+    (void)workflow_list(&n);
+    if (rc == KR_OK && check) {
+        printf("%zu workflow definitions are valid.\n", n);
+        workflow_unload();
+        return EXIT_SUCCESS;
+    }
+    struct db_conn *conn = NULL;
+    unsigned escalated = 0;
+    if (rc == KR_OK)
+        rc = db_acquire(ctx->db, &conn, &err);
+    if (rc == KR_OK)
+        rc = workflow_check_deadlines(conn, &ctx->cfg, at ? at : kr_now(), &escalated, &err);
+    db_release(conn);
+    workflow_unload();
+    if (rc)
+        return fail(&err);
+    printf("%u overdue case%s escalated.\n", escalated, escalated == 1 ? "" : "s");
+    return EXIT_SUCCESS;
+}
+
 /* ---- invoice validate ------------------------------------------------------------------ */
 
 /* Read an invoice file; NULL with the reason in why. */
@@ -1136,10 +1265,10 @@ static const struct {
     const char *name;
     int (*fn)(struct context *ctx, int argc, char **argv);
 } commands[] = {
-    {"serve", cmd_serve},     {"migrate", cmd_migrate},     {"seed-demo", cmd_seed_demo},
-    {"user", cmd_user},       {"audit", cmd_audit},         {"mail", cmd_mail},
-    {"invoice", cmd_invoice}, {"catalogue", cmd_catalogue}, {"version", cmd_version},
-    {"help", cmd_help},
+    {"serve", cmd_serve},       {"migrate", cmd_migrate},     {"seed-demo", cmd_seed_demo},
+    {"user", cmd_user},         {"audit", cmd_audit},         {"mail", cmd_mail},
+    {"invoice", cmd_invoice},   {"catalogue", cmd_catalogue}, {"version", cmd_version},
+    {"workflow", cmd_workflow}, {"help", cmd_help},
 };
 
 int main(int argc, char **argv)
