@@ -35,6 +35,8 @@
 #include "mail/mail.h"
 #include "mailbox/mailbox.h"
 #include "mailbox/mailbox_http.h"
+#include "payments/payments.h"
+#include "payments/payments_http.h"
 #include "oidc/oidc.h"
 #include "portal/portal.h"
 #include "template/template.h"
@@ -193,6 +195,8 @@ static int register_modules(struct context *ctx, struct http_server *server, str
         rc = kr_error_set(err, KR_ERR_INTERNAL, "too many export sections");
     if (rc == KR_OK)
         rc = catalogue_http_routes(server, cfg, ctx->db, err);
+    if (rc == KR_OK)
+        rc = payments_http_routes(server, cfg, err);
     return rc;
 }
 
@@ -402,6 +406,8 @@ static int seed_people(struct db_conn *conn, struct arena *a, const struct kr_co
     };
     if (rc == KR_OK)
         rc = mailbox_send(conn, cfg, &welcome, NULL, err);
+    if (rc == KR_OK)
+        rc = payments_seed_demo(conn, citizen_id, "Erika Mustermann", err);
     return rc;
 }
 

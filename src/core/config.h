@@ -84,6 +84,13 @@ struct kr_config {
     char oidc_scopes[256];
     char oidc_acr_map[1024];
     char oidc_auth_method[32];
+    /* Payments (src/payments, docs/payments.md). */
+    char payments_creditor_name[128];
+    char payments_iban[64];
+    char payments_bic[16];
+    unsigned payments_grace_days;
+    char payments_reminder_fee[16];
+    char payments_callback_secret[256];
 };
 
 /* One documented key, for `kreisel help config`, the example file and
