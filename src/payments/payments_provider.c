@@ -184,7 +184,7 @@ static int notify_tx(struct db_conn *conn, void *arg, struct kr_error *err)
     struct arena *a = arena_new(0);
     if (!a)
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    struct payments_payment p;
+    struct payments_payment p = {0};
     rc = read_payment(conn, a, n->provider, n->ref, &p, err);
     if (rc == KR_OK && strcmp(n->status, "paid") == 0 && p.amount_cents != n->amount)
         rc = kr_error_set(err, KR_ERR_CONFLICT, "the amount differs from the payment's");
