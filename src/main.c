@@ -192,7 +192,8 @@ static int register_modules(struct context *ctx, struct http_server *server, str
     /* The sections of "download all data about me", one per module that
      * stores personal data. */
     if (rc == KR_OK && (accounts_export_register("mailbox", mailbox_export) != KR_OK ||
-                        accounts_export_register("oidc", oidc_export) != KR_OK))
+                        accounts_export_register("oidc", oidc_export) != KR_OK ||
+                        accounts_export_register("payments", payments_export) != KR_OK))
         rc = kr_error_set(err, KR_ERR_INTERNAL, "too many export sections");
     if (rc == KR_OK)
         rc = catalogue_http_routes(server, cfg, ctx->db, err);

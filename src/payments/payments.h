@@ -389,6 +389,15 @@ int payments_girocode_svg(const struct payments_girocode *g, struct arena *a, ch
 int payments_girocode_draw(void *cr, double x, double y, double size,
                            const struct payments_girocode *g, struct kr_error *err) KR_MUST_CHECK;
 
+/* ---- Personal data export ------------------------------------------------------------- */
+
+struct export_sink;
+
+/* The section "zahlungen" of "download all data about me": the account's
+ * receivables with their bookings (accounts_export_register). */
+int payments_export(struct db_conn *conn, struct arena *a, int64_t account_id,
+                    struct export_sink *sink, struct kr_error *err) KR_MUST_CHECK;
+
 /* ---- Demo ------------------------------------------------------------------------ */
 
 /* A few open receivables for the demo citizen (account_id), one overdue.

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "accounts/export.h"
 #include "core/buf.h"
 #include "core/util.h"
 #include "payments/payments.h"
@@ -100,4 +101,66 @@ int payments_seed_demo(struct db_conn *conn, int64_t account_id, const char *nam
             return rc;
     }
     return KR_OK;
+}
+
+static int query_by_account(struct db_conn *conn, struct arena *a, int64_t account_id,
+                            struct payments_receivable **out, size_t *count, struct kr_error *err)
+{
+    /* At most 500 per request of the search; an account has far fewer. */
+    struct db_stmt *st;
+    int rc = db_query(conn,
+                      "SELECT id FROM payments_receivable WHERE debtor_account_id = $1 "
+                      "ORDER BY id LIMIT 10000",
+                      DB_PARAMS(DB_INT(account_id)), &st, err);
+    if (rc)
+        return rc;
+    size_t cap = 10000, n = 0;
+    struct payments_receivable *list = arena_calloc(a, cap, sizeof(*list));
+    while (list && (rc = db_step(st, err)) == DB_ROW)
+        list[n++].id = db_column_int64(st, 0);
+    db_finish(st);
+    if (!list)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; rc == KR_OK && i < n; i++)
+        rc = payments_receivable_get(conn, a, list[i].id, &list[i], err);
+    *out = list;
+    *count = n;
+    return rc;
+}
+
+/* The account's receivables with their bookings, as one JSON file. */
+int payments_export(struct db_conn *conn, struct arena *a, int64_t account_id,
+                    struct export_sink *sink, struct kr_error *err)
+{
+    struct payments_receivable *list;
+    size_t n;
+    int rc = query_by_account(conn, a, account_id, &list, &n, err);
+    if (rc)
+        return rc;
+    json_t *all = json_array();
+    for (size_t i = 0; rc == KR_OK && i < n; i++) {
+        struct payments_booking *b;
+        size_t nb;
+        rc = payments_bookings_list(conn, a, list[i].id, &b, &nb, err);
+        json_t *bookings = json_array();
+        for (size_t k = 0; rc == KR_OK && k < nb; k++)
+            json_array_append_new(bookings,
+                                  json_pack("{s:I, s:s, s:I}", "amount_cents",
+                                            (json_int_t)b[k].amount_cents, "source", b[k].source,
+                                            "created_at", (json_int_t)b[k].created_at));
+        json_array_append_new(
+            all, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:o}", "kassenzeichen",
+                           list[i].kz, "debtor_name", list[i].debtor_name, "purpose",
+                           list[i].purpose, "amount_cents", (json_int_t)list[i].amount_cents,
+                           "fee_cents", (json_int_t)list[i].fee_cents, "paid_cents",
+                           (json_int_t)list[i].paid_cents, "due_at", (json_int_t)list[i].due_at,
+                           "status", payments_status_name(list[i].status), "bookings", bookings));
+    }
+    if (rc) {
+        json_decref(all);
+        return rc;
+    }
+    return export_add_json(sink, "zahlungen/forderungen.json", all, err);
 }
