@@ -20,7 +20,7 @@
  * "due" is amount_cents + fee_cents (reminder fees added by dunning).
  *
  * Kassenzeichen: 10 digits (4-digit year, 6-digit sequence) followed by two
- * ISO 7064 MOD 97-10 check digits, e.g. 2026 0000 0142 (docs/payments.md).
+ * ISO 7064 MOD 97-10 check digits, e.g. 2026 0001 4278 (docs/payments.md).
  *
  * Transactions: every function that changes data joins the caller's
  * transaction when conn is in one, else opens its own; so another module
@@ -66,13 +66,13 @@ int payments_mod97_check(const char *digits, size_t len);
 /* Kassenzeichen of year and sequence number (1-999999) into out. */
 void payments_kz_make(int year, int64_t seq, char out[PAYMENTS_KZ_SIZE]);
 
-/* Normalise what a person typed ("kz 2026-0000 0142") into the 12 digits
+/* Normalise what a person typed ("kz 2026-0001 4278") into the 12 digits
  * of a Kassenzeichen: case-insensitive leading "KZ", spaces, dashes and
  * dots dropped.  KR_ERR_INVALID when it is not 12 digits or the check
  * digits are wrong (a typo). */
 int payments_kz_normalise(const char *text, char out[PAYMENTS_KZ_SIZE]) KR_MUST_CHECK;
 
-/* "2026 0000 0142" for people (15 bytes with NUL). */
+/* "2026 0001 4278" for people (15 bytes with NUL). */
 void payments_kz_format(const char *kz, char out[16]);
 
 /*
