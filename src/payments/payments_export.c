@@ -134,8 +134,8 @@ static int query_by_account(struct db_conn *conn, struct arena *a, int64_t accou
 int payments_export(struct db_conn *conn, struct arena *a, int64_t account_id,
                     struct export_sink *sink, struct kr_error *err)
 {
-    struct payments_receivable *list;
-    size_t n;
+    struct payments_receivable *list = NULL;
+    size_t n = 0;
     int rc = query_by_account(conn, a, account_id, &list, &n, err);
     if (rc)
         return rc;
