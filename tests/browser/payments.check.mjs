@@ -46,7 +46,10 @@ export default async function (t) {
   await p.fill('#login', login);
   await p.fill('#password', password);
   await p.focus('#password');
-  await p.keyboard.press('Enter');
+  await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith('/anmelden') && r.request().method() === 'POST'),
+    p.keyboard.press('Enter'),
+  ]);
   await p.waitForLoadState('load');
   for (const [path, name] of [
     ['/verwaltung/kasse', 'payments-cash'],
@@ -64,7 +67,10 @@ export default async function (t) {
   await checkPage(context, href, 'payments-receivable');
   // The cancellation without a reason shows the error summary.
   await p.goto(base + href);
-  await p.click('form[action$="/storno"] button[type="submit"]');
+  await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith('/storno') && r.request().method() === 'POST'),
+    p.click('form[action$="/storno"] button[type="submit"]'),
+  ]);
   await p.waitForLoadState('load');
   if (!(await p.isVisible('[role="alert"]'))) fail('payments-receivable: no error for a missing reason');
   await shot(p, 'payments-cancel-error');
