@@ -219,6 +219,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
         http_server_free(server);
         einvoice_http_release();
         catalogue_http_shutdown();
+        payments_http_shutdown();
         return rc;
     }
     kr_log_json(KR_LOG_INFO, "server_started",
@@ -238,6 +239,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     http_server_free(server);
     einvoice_http_release();
     catalogue_http_shutdown();
+    payments_http_shutdown();
     kr_log(KR_LOG_INFO, "server_stopped", "bye");
     return KR_OK;
 }

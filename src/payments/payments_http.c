@@ -581,3 +581,8 @@ int payments_http_routes(struct http_server *s, const struct kr_config *cfg, str
         rc = http_route(s, routes[i].method, routes[i].pattern, routes[i].handler, 0, err);
     return rc == KR_OK ? payments_api_routes(s, err) : rc;
 }
+
+void payments_http_shutdown(void)
+{
+    payments_pdf_shutdown();
+}

@@ -10,6 +10,7 @@
 
 #include <cairo-pdf.h>
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <pango/pangocairo.h>
 
 #include "core/buf.h"
@@ -150,4 +151,11 @@ int payments_reminder_pdf(const struct kr_config *cfg, const struct payments_rec
     *len = b.len;
     buf_release(&b);
     return *pdf ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+}
+
+void payments_pdf_shutdown(void)
+{
+    pango_cairo_font_map_set_default(NULL);
+    cairo_debug_reset_static_data();
+    FcFini();
 }
