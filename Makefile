@@ -29,12 +29,14 @@ test:
 	scripts/test-all
 
 # Figures, not pass/fail: Kreisel against nginx serving the same bytes;
-# e-invoice validation speed (bench/einvoice).
+# e-invoice validation speed (bench/einvoice); bank statement import
+# (bench/payments).
 bench:
 	@scripts/install-deps --bench
 	bench/run
 	bench/einvoice
 	bench/appointments
+	bench/payments
 
 # Long fuzzing session (FUZZ_SECONDS per target, default 300).
 fuzz:

@@ -369,6 +369,24 @@ static const struct key_def keys[] = {
      1,
      100000,
      0},
+    TEXT_KEY(payments_creditor_name, "Landkreis Musterland",
+             "Payments: the county's name as payee on GiroCodes and reminders (1-70 bytes)."),
+    TEXT_KEY(payments_iban, "DE02120300000000202051",
+             "Payments: IBAN of the county's cash office account (the default is a demo IBAN)."),
+    TEXT_KEY(payments_bic, "BYLADEM1001", "Payments: BIC of that account; empty: none."),
+    {{"payments_grace_days", "7",
+      "Payments: days after the due date before a receivable is on the dunning list."},
+     K_UINT,
+     OFF(payments_grace_days),
+     0,
+     0,
+     365,
+     0},
+    TEXT_KEY(payments_reminder_fee, "5.00",
+             "Payments: fee added by a reminder letter, in EUR (0 to 1000.00)."),
+    TEXT_KEY(payments_callback_secret, "",
+             "Payments: shared secret (at least 32 bytes) with which payment providers sign "
+             "their notifications (HMAC-SHA256). Empty: notifications are refused."),
 };
 
 const struct kr_config_key_info *kr_config_keys(size_t *count)

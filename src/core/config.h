@@ -93,6 +93,13 @@ struct kr_config {
     unsigned appointments_confirm_timeout; /* seconds an unconfirmed booking holds */
     unsigned appointments_max_per_email;   /* upcoming bookings per address */
     unsigned appointments_max_per_ip;      /* bookings per client address and hour */
+    /* Payments (src/payments, docs/payments.md). */
+    char payments_creditor_name[128];
+    char payments_iban[64];
+    char payments_bic[16];
+    unsigned payments_grace_days;
+    char payments_reminder_fee[16];
+    char payments_callback_secret[256];
 };
 
 /* One documented key, for `kreisel help config`, the example file and

@@ -1,0 +1,588 @@
+/*
+ * payments_http.c - the cash office's pages (/verwaltung/kasse) and the
+ * public payment page (/zahlung/<Kassenzeichen>).  Handlers parse, call
+ * one domain function, render.
+ */
+#include "payments/payments_http.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "accounts/accounts.h"
+#include "core/util.h"
+#include "payments/payments_pdf.h"
+#include "payments/payments_web.h"
+
+/* ---- Shared helpers ------------------------------------------------------------------- */
+
+static json_t *date_json(int64_t t)
+{
+    char out[32];
+    if (!t)
+        return json_null();
+    kr_time_format_local(t, out, sizeof(out));
+    out[10] = '\0'; /* "23.11.2026" */
+    return json_string(out);
+}
+
+static json_t *amount_json(int64_t cents)
+{
+    char out[32];
+    payments_amount_format(cents, out, sizeof(out));
+    return json_string(out);
+}
+
+json_t *payments_receivable_json(struct http_request *req, const struct payments_receivable *r)
+{
+    char grouped[16], key[64];
+    payments_kz_format(r->kz, grouped);
+    snprintf(key, sizeof(key), "payments.status.%s", payments_status_name(r->status));
+    json_t *o = json_pack(
+        "{s:I, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:o, s:I, s:o, s:I, s:o}", "id",
+        (json_int_t)r->id, "kassenzeichen", r->kz, "kz_formatted", grouped, "debtor_name",
+        r->debtor_name, "purpose", r->purpose, "amount_cents", (json_int_t)r->amount_cents,
+        "amount", amount_json(r->amount_cents), "fee_cents", (json_int_t)r->fee_cents, "fee",
+        amount_json(r->fee_cents), "paid_cents", (json_int_t)r->paid_cents, "paid",
+        amount_json(r->paid_cents), "outstanding_cents", (json_int_t)payments_outstanding(r),
+        "outstanding", amount_json(payments_outstanding(r)));
+    json_object_set_new(o, "currency", json_string("EUR"));
+    json_object_set_new(o, "due_at", json_integer(r->due_at));
+    json_object_set_new(o, "due", date_json(r->due_at));
+    json_object_set_new(o, "status", json_string(payments_status_name(r->status)));
+    json_object_set_new(o, "status_text", json_string(http_message(req, key)));
+    json_object_set_new(o, "case_ref", r->case_ref ? json_string(r->case_ref) : json_null());
+    json_object_set_new(o, "reason", r->reason ? json_string(r->reason) : json_null());
+    json_object_set_new(o, "reminders", json_integer(r->reminders));
+    json_object_set_new(
+        o, "closable",
+        json_boolean(r->status == PAYMENTS_OPEN || r->status == PAYMENTS_PARTLY_PAID));
+    return o;
+}
+
+int payments_cash_office(struct http_request *req, struct db_conn **conn, const char **actor,
+                         struct kr_error *err)
+{
+    int rc = http_require_user(req, ACCOUNT_ROLE_CASH_OFFICE, err);
+    if (rc)
+        return rc;
+    *actor = arena_printf(http_arena(req), "user:%lld", (long long)http_user(req)->id);
+    if (!*actor)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    return http_db(req, conn, err);
+}
+
+void payments_girocode_of(const struct kr_config *cfg, const struct payments_receivable *r,
+                          struct payments_girocode *g)
+{
+    *g = (struct payments_girocode){cfg->payments_bic, cfg->payments_creditor_name,
+                                    cfg->payments_iban, payments_outstanding(r), r->kz};
+}
+
+int64_t payments_reminder_fee(const struct kr_config *cfg)
+{
+    int64_t fee = 0;
+    const char *s = cfg->payments_reminder_fee;
+    if (payments_amount_parse(s, strlen(s), false, true, &fee, NULL) != KR_OK)
+        return 0;
+    return fee;
+}
+
+static int64_t param_id(struct http_request *req, const char *name)
+{
+    int64_t id = 0;
+    const char *v = http_param(req, name);
+    if (!v || kr_parse_int64(v, 1, INT64_MAX, &id) != KR_OK)
+        return 0;
+    return id;
+}
+
+static json_t *list_json(struct http_request *req, const struct payments_receivable *list, size_t n)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, payments_receivable_json(req, &list[i]));
+    return items;
+}
+
+/* ---- Open items and search -------------------------------------------------------------- */
+
+/* Fill q from ?q=&betrag=&alle=; KR_ERR_INVALID for a bad amount. */
+static int read_query(struct http_request *req, struct payments_query *q, struct kr_error *err)
+{
+    memset(q, 0, sizeof(*q));
+    q->text = http_query(req, "q");
+    if (q->text && strlen(q->text) > 140)
+        return kr_error_set(err, KR_ERR_INVALID, "q: at most 140 bytes");
+    const char *amount = http_query(req, "betrag");
+    if (amount && *amount) {
+        char tmp[32];
+        snprintf(tmp, sizeof(tmp), "%s", amount);
+        for (char *p = tmp; *p; p++)
+            *p = *p == ',' ? '.' : *p;
+        if (payments_amount_parse(tmp, strlen(tmp), false, false, &q->amount_cents, err))
+            return KR_ERR_INVALID;
+    }
+    const char *all = http_query(req, "alle");
+    q->open_only = !(all && strcmp(all, "1") == 0);
+    q->limit = 200;
+    return KR_OK;
+}
+
+static int cash_home(struct http_request *req, struct kr_error *err)
+{
+    struct db_conn *conn;
+    const char *actor;
+    int rc = payments_cash_office(req, &conn, &actor, err);
+    if (rc)
+        return rc;
+    struct payments_query q;
+    json_t *ctx = json_object();
+    if (read_query(req, &q, err)) {
+        json_object_set_new(ctx, "search_error", json_string(err->message));
+        q = (struct payments_query){.open_only = true, .limit = 200};
+    }
+    struct payments_receivable *list;
+    size_t n;
+    rc = payments_receivables_search(conn, http_arena(req), &q, &list, &n, err);
+    if (rc) {
+        json_decref(ctx);
+        return rc;
+    }
+    json_object_set_new(ctx, "receivables", list_json(req, list, n));
+    json_object_set_new(ctx, "has_receivables", json_boolean(n > 0));
+    json_object_set_new(ctx, "q", json_string(q.text ? q.text : ""));
+    json_object_set_new(ctx, "betrag", json_string(http_query(req, "betrag") ?: ""));
+    json_object_set_new(ctx, "all", json_boolean(!q.open_only));
+    return http_render(req, 200, "payments/cash", ctx);
+}
+
+static int receivable_page(struct http_request *req, unsigned status, const char *error,
+                           struct kr_error *err)
+{
+    struct db_conn *conn;
+    const char *actor;
+    int rc = payments_cash_office(req, &conn, &actor, err);
+    if (rc == KR_OK)
+        rc = http_session_ensure(req, err);
+    if (rc)
+        return rc;
+    struct payments_receivable r;
+    rc = payments_receivable_get(conn, http_arena(req), param_id(req, "id"), &r, err);
+    struct payments_booking *b = NULL;
+    size_t n = 0;
+    if (rc == KR_OK)
+        rc = payments_bookings_list(conn, http_arena(req), r.id, &b, &n, err);
+    if (rc)
+        return rc;
+    json_t *bookings = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char when[32];
+        kr_time_format_local(b[i].created_at, when, sizeof(when));
+        json_array_append_new(bookings, json_pack("{s:o, s:s, s:s, s:s?}", "amount",
+                                                  amount_json(b[i].amount_cents), "source",
+                                                  b[i].source, "when", when, "note", b[i].note));
+    }
+    json_t *ctx = json_pack("{s:o, s:o, s:b}", "r", payments_receivable_json(req, &r), "bookings",
+                            bookings, "has_bookings", n > 0);
+    if (error) {
+        json_object_set_new(ctx, "cancel_error", json_string(error));
+        json_object_set_new(ctx, "has_errors", json_true());
+        json_object_set_new(
+            ctx, "errors",
+            json_pack("[{s:s, s:s, s:b}]", "field", "reason", "message", error, "link", 1));
+    }
+    return http_render(req, status, "payments/receivable", ctx);
+}
+
+static int receivable_show(struct http_request *req, struct kr_error *err)
+{
+    return receivable_page(req, 200, NULL, err);
+}
+
+static int receivable_cancel(struct http_request *req, struct kr_error *err)
+{
+    struct db_conn *conn;
+    const char *actor;
+    int rc = payments_cash_office(req, &conn, &actor, err);
+    if (rc)
+        return rc;
+    int64_t id = param_id(req, "id");
+    const char *what = http_form(req, "art");
+    bool cancel = !what || strcmp(what, "niederschlagung") != 0;
+    rc = payments_receivable_close(conn, actor, id, cancel, http_form(req, "reason"), err);
+    if (rc == KR_ERR_INVALID)
+        return receivable_page(req, 422, http_message(req, "payments.error.reason"), err);
+    if (rc)
+        return rc;
+    char *to = arena_printf(http_arena(req), "/verwaltung/kasse/forderung/%lld", (long long)id);
+    return http_redirect(req, 303, to ? to : "/verwaltung/kasse");
+}
+
+/* ---- Dunning and reminder letters ---------------------------------------------------------- */
+
+static int dunning_page(struct http_request *req, struct kr_error *err)
+{
+    struct db_conn *conn;
+    const char *actor;
+    int rc = payments_cash_office(req, &conn, &actor, err);
+    if (rc == KR_OK)
+        rc = http_session_ensure(req, err);
+    if (rc)
+        return rc;
+    const struct kr_config *cfg = http_config(req);
+    struct payments_receivable *list;
+    size_t n;
+    rc = payments_dunning_list(conn, http_arena(req), kr_now(), cfg->payments_grace_days, &list, &n,
+                               err);
+    if (rc)
+        return rc;
+    json_t *ctx =
+        json_pack("{s:o, s:b, s:I, s:o}", "receivables", list_json(req, list, n), "has_receivables",
+                  n > 0, "grace_days", (json_int_t)cfg->payments_grace_days, "fee",
+                  amount_json(payments_reminder_fee(cfg)));
+    return http_render(req, 200, "payments/dunning", ctx);
+}
+
+static int remind_submit(struct http_request *req, struct kr_error *err)
+{
+    struct db_conn *conn;
+    const char *actor;
+    int rc = payments_cash_office(req, &conn, &actor, err);
+    if (rc)
+        return rc;
+    int64_t id = param_id(req, "id");
+    rc = payments_remind(conn, actor, id, payments_reminder_fee(http_config(req)), err);
+    if (rc)
+        return rc;
+    char *to = arena_printf(http_arena(req), "/verwaltung/kasse/forderung/%lld/mahnung.pdf",
+                            (long long)id);
+    return http_redirect(req, 303, to ? to : "/verwaltung/kasse/mahnungen");
+}
+
+static int reminder_pdf(struct http_request *req, struct kr_error *err)
+{
+    struct db_conn *conn;
+    const char *actor;
+    int rc = payments_cash_office(req, &conn, &actor, err);
+    if (rc)
+        return rc;
+    struct payments_receivable r;
+    rc = payments_receivable_get(conn, http_arena(req), param_id(req, "id"), &r, err);
+    unsigned char *pdf = NULL;
+    size_t len = 0;
+    if (rc == KR_OK)
+        rc =
+            payments_reminder_pdf(http_config(req), &r, kr_now(), http_arena(req), &pdf, &len, err);
+    if (rc)
+        return rc;
+    http_set_header(req, "Content-Disposition", "inline; filename=\"mahnung.pdf\"");
+    http_set_header(req, "Cache-Control", "private, no-store");
+    return http_send(req, 200, "application/pdf", pdf, len);
+}
+
+/* ---- Statements and the unmatched queue ------------------------------------------------------ */
+
+static json_t *entry_json(const struct payments_entry *e)
+{
+    char amount[32], grouped[16];
+    payments_amount_format(e->credit ? e->amount_cents : -e->amount_cents, amount, sizeof(amount));
+    payments_kz_format(e->kz, grouped);
+    return json_pack("{s:I, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id",
+                     (json_int_t)e->id, "amount", amount, "date", date_json(e->booked_at), "status",
+                     e->status, "match", e->match, "ref", e->ref, "debtor_name", e->debtor_name,
+                     "remittance", e->remittance, "kassenzeichen", grouped, "receivable_id",
+                     (json_int_t)e->receivable_id, "unmatched",
+                     strcmp(e->status, "unmatched") == 0);
+}
+
+static int statements_render(struct http_request *req, struct db_conn *conn, unsigned status,
+                             json_t *ctx, struct kr_error *err)
+{
+    struct payments_statement *list;
+    size_t n;
+    int rc = http_session_ensure(req, err);
+    if (rc == KR_OK)
+        rc = payments_statements_list(conn, http_arena(req), &list, &n, err);
+    if (rc) {
+        json_decref(ctx);
+        return rc;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char when[32];
+        kr_time_format_local(list[i].imported_at, when, sizeof(when));
+        json_array_append_new(
+            items, json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id",
+                             (json_int_t)list[i].id, "format", list[i].format, "account",
+                             list[i].account, "stmt_id", list[i].stmt_id, "when", when, "entries",
+                             (json_int_t)list[i].entries, "matched", (json_int_t)list[i].matched,
+                             "unmatched", (json_int_t)list[i].unmatched));
+    }
+    json_object_set_new(ctx, "statements", items);
+    json_object_set_new(ctx, "has_statements", json_boolean(n > 0));
+    return http_render(req, status, "payments/statements", ctx);
+}
+
+static int statements_page(struct http_request *req, struct kr_error *err)
+{
+    struct db_conn *conn;
+    const char *actor;
+    int rc = payments_cash_office(req, &conn, &actor, err);
+    return rc ? rc : statements_render(req, conn, 200, json_object(), err);
+}
+
+static int statement_upload(struct http_request *req, struct kr_error *err)
+{
+    struct db_conn *conn;
+    const char *actor;
+    int rc = payments_cash_office(req, &conn, &actor, err);
+    if (rc)
+        return rc;
+    const char *text = http_form(req, "statement");
+    struct payments_import_result res;
+    rc = payments_statement_import(conn, actor, text ? text : "", text ? strlen(text) : 0, &res,
+                                   err);
+    if (rc == KR_ERR_INVALID || rc == KR_ERR_CONFLICT || rc == KR_ERR_TOO_LARGE) {
+        json_t *ctx = json_pack("{s:s, s:b}", "upload_error", err->message, "has_errors", 1);
+        json_object_set_new(ctx, "errors",
+                            json_pack("[{s:s, s:s, s:b}]", "field", "statement", "message",
+                                      err->message, "link", 1));
+        return statements_render(req, conn, 422, ctx, err);
+    }
+    if (rc)
+        return rc;
+    char *to = arena_printf(http_arena(req), "/verwaltung/kasse/kontoauszug/%lld",
+                            (long long)res.statement_id);
+    return http_redirect(req, 303, to ? to : "/verwaltung/kasse/kontoauszug");
+}
+
+static int entries_page(struct http_request *req, int64_t statement_id, struct kr_error *err)
+{
+    struct db_conn *conn;
+    const char *actor;
+    int rc = payments_cash_office(req, &conn, &actor, err);
+    if (rc == KR_OK)
+        rc = http_session_ensure(req, err);
+    if (rc)
+        return rc;
+    struct payments_entry *list;
+    size_t n;
+    rc = payments_entries_list(conn, http_arena(req), statement_id, 0, &list, &n, err);
+    if (rc)
+        return rc;
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, entry_json(&list[i]));
+    json_t *ctx = json_pack("{s:o, s:b, s:b, s:I}", "entries", items, "has_entries", n > 0, "queue",
+                            statement_id == 0, "statement_id", (json_int_t)statement_id);
+    const char *e = http_query(req, "fehler");
+    if (e && strcmp(e, "zuordnung") == 0)
+        json_object_set_new(ctx, "assign_error",
+                            json_string(http_message(req, "payments.error.assign")));
+    return http_render(req, 200, "payments/entries", ctx);
+}
+
+static int statement_show(struct http_request *req, struct kr_error *err)
+{
+    int64_t id = param_id(req, "id");
+    if (!id)
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "no such statement");
+    return entries_page(req, id, err);
+}
+
+static int queue_page(struct http_request *req, struct kr_error *err)
+{
+    return entries_page(req, 0, err);
+}
+
+static int entry_assign(struct http_request *req, struct kr_error *err)
+{
+    struct db_conn *conn;
+    const char *actor;
+    int rc = payments_cash_office(req, &conn, &actor, err);
+    if (rc)
+        return rc;
+    struct payments_receivable r;
+    struct kr_error ignored;
+    rc = payments_receivable_find(conn, http_arena(req), http_form(req, "kassenzeichen"), &r,
+                                  &ignored);
+    if (rc == KR_OK)
+        rc = payments_entry_assign(conn, actor, param_id(req, "id"), r.id, &ignored);
+    if (rc == KR_ERR_NOT_FOUND || rc == KR_ERR_CONFLICT)
+        return http_redirect(req, 303, "/verwaltung/kasse/offene-posten?fehler=zuordnung");
+    if (rc) {
+        *err = ignored;
+        return rc;
+    }
+    return http_redirect(req, 303, "/verwaltung/kasse/offene-posten");
+}
+
+/* ---- Export ------------------------------------------------------------------------------- */
+
+static int parse_day(const char *s, int64_t *out)
+{
+    int y, m, d;
+    char tail;
+    if (!s || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
+        return KR_ERR_INVALID;
+    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31)
+        return KR_ERR_INVALID;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+    *out = (int64_t)timegm(&tm);
+    return KR_OK;
+}
+
+static int export_csv(struct http_request *req, struct kr_error *err)
+{
+    struct db_conn *conn;
+    const char *actor;
+    int rc = payments_cash_office(req, &conn, &actor, err);
+    if (rc)
+        return rc;
+    int64_t from = 0, to = kr_now() + 86400;
+    const char *f = http_query(req, "von"), *t = http_query(req, "bis");
+    if ((f && *f && parse_day(f, &from)) || (t && *t && parse_day(t, &to)))
+        return kr_error_set(err, KR_ERR_INVALID, "von/bis: dates as YYYY-MM-DD");
+    if (t && *t)
+        to += 86400; /* "bis" includes that day */
+    char *csv;
+    size_t len;
+    rc = payments_export_csv(conn, http_arena(req), from, to, &csv, &len, err);
+    if (rc)
+        return rc;
+    http_set_header(req, "Content-Disposition", "attachment; filename=\"buchungen.csv\"");
+    return http_send(req, 200, "text/csv; charset=utf-8", csv, len);
+}
+
+/* ---- The public payment page ------------------------------------------------------------------
+ */
+
+static int public_receivable(struct http_request *req, struct payments_receivable *r,
+                             struct kr_error *err)
+{
+    struct db_conn *conn;
+    int rc = http_db(req, &conn, err);
+    if (rc)
+        return rc;
+    rc = payments_receivable_find(conn, http_arena(req), http_param(req, "kz"), r, err);
+    if (rc == KR_ERR_NOT_FOUND)
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "%s",
+                            http_message(req, "payments.error.unknown_kz"));
+    return rc;
+}
+
+static int pay_page(struct http_request *req, struct kr_error *err)
+{
+    struct payments_receivable r;
+    int rc = public_receivable(req, &r, err);
+    if (rc)
+        return rc;
+    const struct kr_config *cfg = http_config(req);
+    char grouped[16], iban[35], amount[32];
+    payments_kz_format(r.kz, grouped);
+    struct kr_error ignored;
+    if (payments_iban_check(cfg->payments_iban, iban, &ignored) != KR_OK)
+        iban[0] = '\0';
+    payments_amount_format(payments_outstanding(&r), amount, sizeof(amount));
+    char key[64];
+    snprintf(key, sizeof(key), "payments.status.%s", payments_status_name(r.status));
+    /* Only what the reference implies: no name, no purpose, no case. */
+    json_t *ctx =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:b}", "kassenzeichen", r.kz,
+                  "kz_formatted", grouped, "amount", amount, "iban", iban, "bic", cfg->payments_bic,
+                  "creditor", cfg->payments_creditor_name, "due", date_json(r.due_at),
+                  "status_text", http_message(req, key), "payable", payments_outstanding(&r) > 0);
+    http_set_header(req, "Cache-Control", "no-store");
+    http_set_header(req, "X-Robots-Tag", "noindex");
+    return http_render(req, 200, "payments/pay", ctx);
+}
+
+static int pay_code(struct http_request *req, bool png, struct kr_error *err)
+{
+    struct payments_receivable r;
+    int rc = public_receivable(req, &r, err);
+    if (rc)
+        return rc;
+    if (payments_outstanding(&r) == 0)
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "nothing to pay");
+    struct payments_girocode g;
+    payments_girocode_of(http_config(req), &r, &g);
+    http_set_header(req, "Cache-Control", "no-store");
+    if (png) {
+        unsigned char *data;
+        size_t len;
+        rc = payments_girocode_png(&g, 6, http_arena(req), &data, &len, err);
+        return rc ? rc : http_send(req, 200, "image/png", data, len);
+    }
+    char *svg;
+    size_t len;
+    rc = payments_girocode_svg(&g, http_arena(req), &svg, &len, err);
+    return rc ? rc : http_send(req, 200, "image/svg+xml", svg, len);
+}
+
+static int pay_png(struct http_request *req, struct kr_error *err)
+{
+    return pay_code(req, true, err);
+}
+
+static int pay_svg(struct http_request *req, struct kr_error *err)
+{
+    return pay_code(req, false, err);
+}
+
+/* ---- Registration ------------------------------------------------------------------------------
+ */
+
+static int check_config(const struct kr_config *cfg, struct kr_error *err)
+{
+    struct payments_girocode g = {cfg->payments_bic, cfg->payments_creditor_name,
+                                  cfg->payments_iban, 100, "202600000142"};
+    char payload[PAYMENTS_GIROCODE_MAX + 1];
+    int64_t fee;
+    const char *f = cfg->payments_reminder_fee;
+    if (payments_girocode_payload(&g, payload, sizeof(payload), err) != KR_OK) {
+        err->code = KR_ERR_CONFIG;
+        kr_error_prefix(err, "payments_iban/payments_bic/payments_creditor_name");
+        return KR_ERR_CONFIG;
+    }
+    if (payments_amount_parse(f, strlen(f), false, true, &fee, err) != KR_OK || fee > 100000)
+        return kr_error_set(err, KR_ERR_CONFIG, "payments_reminder_fee: 0 to 1000.00 EUR");
+    if (cfg->payments_callback_secret[0] && strlen(cfg->payments_callback_secret) < 32)
+        return kr_error_set(err, KR_ERR_CONFIG, "payments_callback_secret: at least 32 bytes");
+    return KR_OK;
+}
+
+int payments_http_routes(struct http_server *s, const struct kr_config *cfg, struct kr_error *err)
+{
+    static const struct {
+        unsigned method;
+        const char *pattern;
+        http_handler handler;
+    } routes[] = {
+        {HTTP_GET, "/verwaltung/kasse", cash_home},
+        {HTTP_GET, "/verwaltung/kasse/forderung/:id", receivable_show},
+        {HTTP_POST, "/verwaltung/kasse/forderung/:id/storno", receivable_cancel},
+        {HTTP_POST, "/verwaltung/kasse/forderung/:id/mahnung", remind_submit},
+        {HTTP_GET, "/verwaltung/kasse/forderung/:id/mahnung.pdf", reminder_pdf},
+        {HTTP_GET, "/verwaltung/kasse/mahnungen", dunning_page},
+        {HTTP_GET, "/verwaltung/kasse/kontoauszug", statements_page},
+        {HTTP_POST, "/verwaltung/kasse/kontoauszug", statement_upload},
+        {HTTP_GET, "/verwaltung/kasse/kontoauszug/:id", statement_show},
+        {HTTP_GET, "/verwaltung/kasse/offene-posten", queue_page},
+        {HTTP_POST, "/verwaltung/kasse/offene-posten/:id/zuordnen", entry_assign},
+        {HTTP_GET, "/verwaltung/kasse/export.csv", export_csv},
+        {HTTP_GET, "/zahlung/:kz", pay_page},
+        {HTTP_GET, "/zahlung/:kz/girocode.png", pay_png},
+        {HTTP_GET, "/zahlung/:kz/girocode.svg", pay_svg},
+    };
+    int rc = check_config(cfg, err);
+    for (size_t i = 0; rc == KR_OK && i < sizeof(routes) / sizeof(routes[0]); i++)
+        rc = http_route(s, routes[i].method, routes[i].pattern, routes[i].handler, 0, err);
+    return rc == KR_OK ? payments_api_routes(s, err) : rc;
+}
+
+void payments_http_shutdown(void)
+{
+    payments_pdf_shutdown();
+}

@@ -1,0 +1,27 @@
+/* payments_web.h - helpers shared by payments_http.c and payments_api.c. */
+#ifndef KR_PAYMENTS_WEB_H
+#define KR_PAYMENTS_WEB_H
+
+#include <jansson.h>
+
+#include "http/http.h"
+#include "payments/payments.h"
+
+/* The receivable as JSON for templates and the API (new reference). */
+json_t *payments_receivable_json(struct http_request *req, const struct payments_receivable *r);
+
+/* A cash office user and the request's connection; *actor "user:N". */
+int payments_cash_office(struct http_request *req, struct db_conn **conn, const char **actor,
+                         struct kr_error *err) KR_MUST_CHECK;
+
+/* The GiroCode of a receivable with the configured payee. */
+void payments_girocode_of(const struct kr_config *cfg, const struct payments_receivable *r,
+                          struct payments_girocode *g);
+
+/* The configured reminder fee in cents (checked at start). */
+int64_t payments_reminder_fee(const struct kr_config *cfg);
+
+/* The API routes (payments_api.c). */
+int payments_api_routes(struct http_server *server, struct kr_error *err) KR_MUST_CHECK;
+
+#endif
