@@ -365,8 +365,8 @@ struct efile_hit {
 
 /* Full-text search over the documents the actor may see: every word of
  * query (analysed like the catalogue search: folded, umlauts unified,
- * German stems) must match; best first.  *total gets the number of
- * matching documents seen (at most 10000). */
+ * German stems) must match; best first (title hits above metadata above
+ * text).  Stop words are ignored when the query has other words. */
 int efile_search(struct db_conn *conn, struct arena *a, const struct efile_actor *who,
                  const char *query, unsigned offset, unsigned limit, struct efile_hit **hits,
                  size_t *count, struct kr_error *err) KR_MUST_CHECK;
