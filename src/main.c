@@ -29,6 +29,8 @@
 #include "core/util.h"
 #include "core/version.h"
 #include "db/db.h"
+#include "efile/efile.h"
+#include "efile/efile_http.h"
 #include "einvoice/einvoice.h"
 #include "einvoice/einvoice_http.h"
 #include "einvoice/einvoice_store.h"
@@ -205,6 +207,8 @@ static int register_modules(struct context *ctx, struct http_server *server, str
         rc = kr_error_set(err, KR_ERR_INTERNAL, "too many export sections");
     if (rc == KR_OK)
         rc = catalogue_http_routes(server, cfg, ctx->db, err);
+    if (rc == KR_OK)
+        rc = efile_http_routes(server, cfg, err);
     return rc;
 }
 
@@ -212,6 +216,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
 {
     struct http_server *server;
     struct mail_sender *mail = NULL;
+    struct efile_extractor *extractor = NULL;
     int rc = open_blobs(ctx, err);
     if (rc == KR_OK)
         rc = http_server_new(&server, &ctx->cfg, ctx->db, tpl, err);
@@ -222,8 +227,11 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     if (rc == KR_OK)
         rc = mail_sender_start(&ctx->cfg, ctx->db, &mail, err);
     if (rc == KR_OK)
+        rc = efile_extractor_start(ctx->db, ctx->blobs, 10, &extractor, err);
+    if (rc == KR_OK)
         rc = http_server_start(server, err);
     if (rc) {
+        efile_extractor_stop(extractor);
         mail_sender_stop(mail);
         http_server_free(server);
         einvoice_http_release();
@@ -244,6 +252,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     kr_log(KR_LOG_INFO, "server_stopping", "signal %d: finishing requests in flight", sig);
     http_server_stop(server);
     mail_sender_stop(mail); /* after the requests that may queue mail */
+    efile_extractor_stop(extractor);
     http_server_free(server);
     einvoice_http_release();
     catalogue_http_shutdown();
@@ -510,6 +519,8 @@ static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
            "with `kreisel user add --role admin`.\n",
            KR_ARRAY_LEN(demo_units), pw.admin, pw.clerk, pw.citizen);
     rc = seed_catalogue(ctx, conn, &err);
+    if (rc == KR_OK)
+        rc = efile_seed_demo(conn, ctx->cfg.share_dir, &err); /* the file plan */
     db_release(conn);
     return rc ? fail(&err) : EXIT_SUCCESS;
 }

@@ -87,6 +87,9 @@ struct kr_config {
     char oidc_scopes[256];
     char oidc_acr_map[1024];
     char oidc_auth_method[32];
+    /* E-file (src/efile/efile.h). */
+    char efile_reference_pattern[128];
+    char efile_today[16]; /* "" or YYYY-MM-DD: the disposal clock (tests) */
 };
 
 /* One documented key, for `kreisel help config`, the example file and
