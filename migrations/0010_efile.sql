@@ -143,6 +143,7 @@ CREATE TABLE efile_term (
     PRIMARY KEY (term, document_id)
 );
 CREATE INDEX efile_term_document ON efile_term (document_id);
+CREATE INDEX efile_term_rank ON efile_term (term, weight, document_id);
 
 -- Disposal (Aussonderung) under four eyes: a request by one records
 -- manager, executed when a second one confirms.

@@ -405,9 +405,9 @@ static void test_archive_package(void **state)
     assert_int_equal(efile_file_get(f.conn, f.a, &f.clerk, id, false, &file, &err), KR_OK);
     assert_int_equal(efile_file_close(f.conn, &f.clerk, id, file.version, T0, &err), KR_OK);
     int64_t later = T0 + 11 * YEAR, req;
+    const char *basis = "§ 7 ArchivG";
     assert_int_equal(
-        efile_disposal_request(f.conn, &f.records, id, "archive", "§ 7 ArchivG", later, &req, &err),
-        KR_OK);
+        efile_disposal_request(f.conn, &f.records, id, "archive", basis, later, &req, &err), KR_OK);
     assert_int_equal(efile_disposal_confirm(f.conn, f.blobs, &f.records2, req, later, &err), KR_OK);
     char *hash;
     assert_int_equal(efile_disposal_package(f.conn, f.a, &f.records, id, &hash, &err), KR_OK);
