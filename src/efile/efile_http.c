@@ -428,19 +428,18 @@ static int upload(struct http_request *req, bool api, struct kr_error *err)
     const struct http_upload *up = http_uploads(req, &n);
     if (n == 0)
         return kr_error_set(err, KR_ERR_INVALID, "choose at least one file");
-    if (txn < 1) {
-        const char *title = http_form(req, "new_transaction");
-        rc = efile_txn_create(conn, &who, id, title && *title ? title : "Eingang", NULL, kr_now(),
-                              &txn, err);
-        if (rc)
-            return rc;
-    }
     for (size_t i = 0; i < n; i++)
         if (up[i].too_large)
             return kr_error_set(err, KR_ERR_TOO_LARGE, "%s is larger than 2 GB", up[i].filename);
+    /* All files or none, with a new transaction if asked: one database
+     * transaction; a failure names the file. */
+    rc = db_begin(conn, err);
+    if (rc == KR_OK && txn < 1) {
+        const char *title = http_form(req, "new_transaction");
+        rc = efile_txn_create(conn, &who, id, title && *title ? title : "Eingang", NULL, kr_now(),
+                              &txn, err);
+    }
     json_t *docs = json_array();
-    /* Each file one document in its own transaction of the database: a
-     * failure stops at that file and names it. */
     for (size_t i = 0; rc == KR_OK && i < n; i++) {
         const char *name = *up[i].filename ? up[i].filename : "Dokument";
         struct efile_content c = {up[i].blob.hash, up[i].blob.size, name, sniff(up[i].path)};
@@ -455,10 +454,14 @@ static int upload(struct http_request *req, bool api, struct kr_error *err)
         else
             kr_error_prefix(err, "%s", name);
     }
+    if (rc == KR_OK)
+        rc = db_commit(conn, err);
     if (rc) {
+        db_rollback(conn);
         json_decref(docs);
         return rc;
     }
+    efile_extractor_wake();
     if (api)
         return http_json(req, 201, json_pack("{s:o}", "documents", docs));
     json_decref(docs);
