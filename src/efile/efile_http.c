@@ -219,7 +219,7 @@ static int render(struct http_request *req, unsigned status, const char *tpl, js
 
 static int list_files(struct http_request *req, bool api, const char *error, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -290,7 +290,7 @@ static int files_api(struct http_request *req, struct kr_error *err)
 
 static int create_file(struct http_request *req, bool api, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -342,7 +342,7 @@ static int create_api(struct http_request *req, struct kr_error *err)
 
 static int open_file(struct http_request *req, bool api, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -380,7 +380,7 @@ static int file_api(struct http_request *req, struct kr_error *err)
 
 static int add_txn(struct http_request *req, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -417,7 +417,7 @@ static const char *sniff(const char *path)
 
 static int upload(struct http_request *req, bool api, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -482,7 +482,7 @@ static int upload_api(struct http_request *req, struct kr_error *err)
 /* close / reopen / move / share / hold from the file page. */
 static int change(struct http_request *req, bool api, const char *what, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -572,7 +572,7 @@ static int send_blob(struct http_request *req, const char *hash, const char *nam
 
 static int download(struct http_request *req, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -589,7 +589,7 @@ static int download(struct http_request *req, struct kr_error *err)
 
 static int search_api(struct http_request *req, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -617,7 +617,7 @@ static bool plan_manager(const struct efile_actor *who)
 
 static int plan_view(struct http_request *req, bool api, json_t *problems, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc == KR_OK) {
@@ -651,7 +651,7 @@ static int plan_api(struct http_request *req, struct kr_error *err)
 
 static int plan_export(struct http_request *req, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -672,7 +672,7 @@ static int plan_export(struct http_request *req, struct kr_error *err)
 
 static int plan_import(struct http_request *req, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -724,7 +724,7 @@ static int plan_import(struct http_request *req, struct kr_error *err)
 
 static int disposal_page(struct http_request *req, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -767,7 +767,7 @@ static int disposal_page(struct http_request *req, struct kr_error *err)
 
 static int disposal_request(struct http_request *req, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -785,7 +785,7 @@ static int disposal_request(struct http_request *req, struct kr_error *err)
 
 static int disposal_confirm(struct http_request *req, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -799,7 +799,7 @@ static int disposal_confirm(struct http_request *req, struct kr_error *err)
 
 static int package_download(struct http_request *req, struct kr_error *err)
 {
-    struct efile_actor who;
+    struct efile_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
