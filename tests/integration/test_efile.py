@@ -142,6 +142,9 @@ class EfileTest(unittest.TestCase):
         self.assertEqual(other.get(f"/verwaltung/dokumente/{doc}/version/1").status, 404)
         self.assertEqual(json.loads(other.get("/api/v1/akten-suche?q=Baustelleneinrichtung")
                                     .text)["hits"], [])
+        # A clerk may not set a legal hold (records managers and heads may).
+        r = clerk.post(f"/verwaltung/akten/{file_id}/sperre", {"hold": "1", "reason": "Klage"})
+        self.assertEqual(r.status, 403)
         # Close: a stale version is a conflict, the right one closes.
         data = json.loads(clerk.get(f"/api/v1/akten/{file_id}").text)
         clerk.get(f"/verwaltung/akten/{file_id}")
