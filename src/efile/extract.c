@@ -97,12 +97,14 @@ static int read_plain(int fd, struct buf *out, struct kr_error *err)
     ssize_t n;
     while (len < TEXT_MAX && (n = read(fd, raw + len, TEXT_MAX - len)) > 0)
         len += (size_t)n;
-    /* Do not end inside a UTF-8 sequence. */
-    while (len > 0 && ((unsigned char)raw[len - 1] & 0xC0) == 0x80 && !text_utf8_valid(raw, len))
-        len--;
-    if (len > 0 && !text_utf8_valid(raw, len) && (unsigned char)raw[len - 1] >= 0xC0)
-        len--;
-    if (text_utf8_valid(raw, len)) {
+    /* A cut at TEXT_MAX may end inside a UTF-8 sequence (at most 3 bytes). */
+    bool utf8 = text_utf8_valid(raw, len);
+    for (size_t cut = 1; !utf8 && len == TEXT_MAX && cut <= 3; cut++)
+        if (text_utf8_valid(raw, len - cut)) {
+            len -= cut;
+            utf8 = true;
+        }
+    if (utf8) {
         buf_append(out, raw, len);
     } else {
         for (size_t i = 0; i < len; i++) {
