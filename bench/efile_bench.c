@@ -87,7 +87,7 @@ static int cmp_i64(const void *a, const void *b)
 static void setup(struct db_conn *conn, struct efile_actor *who, int64_t *txn)
 {
     struct kr_error err;
-    int64_t county, unit, plan, file;
+    int64_t county = 0, unit = 0, plan = 0, file = 0;
     if (accounts_org_unit_add(conn, "bench", 0, "county", "LK", "Landkreis", "County", &county,
                               &err) ||
         accounts_org_unit_add(conn, "bench", county, "office", "36", "Amt", "Office", &unit, &err))
