@@ -37,6 +37,7 @@ bench:
 	bench/einvoice
 	bench/appointments
 	bench/payments
+	bench/efile
 
 # Long fuzzing session (FUZZ_SECONDS per target, default 300).
 fuzz:

@@ -32,6 +32,8 @@
 #include "core/util.h"
 #include "core/version.h"
 #include "db/db.h"
+#include "efile/efile.h"
+#include "efile/efile_http.h"
 #include "einvoice/einvoice.h"
 #include "einvoice/einvoice_http.h"
 #include "einvoice/einvoice_store.h"
@@ -225,6 +227,8 @@ static int register_modules(struct context *ctx, struct http_server *server, str
         rc = workflow_http_routes(server, err);
     if (rc == KR_OK)
         rc = payments_http_routes(server, cfg, err);
+    if (rc == KR_OK)
+        rc = efile_http_routes(server, cfg, err);
     return rc;
 }
 
@@ -244,6 +248,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     struct mail_sender *mail = NULL;
     struct appointments_worker *appointments = NULL;
     struct workflow_scheduler *deadlines = NULL;
+    struct efile_extractor *extractor = NULL;
     int rc = open_blobs(ctx, err);
     if (rc == KR_OK)
         rc = load_workflows(ctx, err);
@@ -260,10 +265,13 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     if (rc == KR_OK)
         rc = workflow_scheduler_start(&ctx->cfg, ctx->db, 60, &deadlines, err);
     if (rc == KR_OK)
+        rc = efile_extractor_start(ctx->db, ctx->blobs, 10, &extractor, err);
+    if (rc == KR_OK)
         rc = http_server_start(server, err);
     if (rc) {
         appointments_worker_stop(appointments);
         workflow_scheduler_stop(deadlines);
+        efile_extractor_stop(extractor);
         mail_sender_stop(mail);
         http_server_free(server);
         einvoice_http_release();
@@ -287,6 +295,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     appointments_worker_stop(appointments);
     workflow_scheduler_stop(deadlines);
     mail_sender_stop(mail); /* after the requests that may queue mail */
+    efile_extractor_stop(extractor);
     http_server_free(server);
     einvoice_http_release();
     catalogue_http_shutdown();
@@ -570,6 +579,8 @@ static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
         rc = load_workflows(ctx, &err);
     if (rc == KR_OK)
         rc = workflow_seed_demo(conn, &ctx->cfg, pw.citizen_id, &err);
+    if (rc == KR_OK)
+        rc = efile_seed_demo(conn, ctx->cfg.share_dir, &err); /* the file plan */
     db_release(conn);
     return rc ? fail(&err) : EXIT_SUCCESS;
 }

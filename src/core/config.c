@@ -387,6 +387,12 @@ static const struct key_def keys[] = {
     TEXT_KEY(payments_callback_secret, "",
              "Payments: shared secret (at least 32 bytes) with which payment providers sign "
              "their notifications (HMAC-SHA256). Empty: notifications are refused."),
+    TEXT_KEY(efile_reference_pattern, "{unit}-{plan}-{seq:4}/{year}",
+             "E-file: pattern of file references (Aktenzeichen) with {plan}, {seq} or "
+             "{seq:N} (zero-padded), {year} and {unit}; {plan} and {seq} are required."),
+    TEXT_KEY(efile_today, "",
+             "E-file, for tests and demonstrations only: a date (YYYY-MM-DD) that retention "
+             "and disposal take as today. Empty: the real date."),
 };
 
 const struct kr_config_key_info *kr_config_keys(size_t *count)

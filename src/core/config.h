@@ -100,6 +100,9 @@ struct kr_config {
     unsigned payments_grace_days;
     char payments_reminder_fee[16];
     char payments_callback_secret[256];
+    /* E-file (src/efile/efile.h). */
+    char efile_reference_pattern[128];
+    char efile_today[16]; /* "" or YYYY-MM-DD: the disposal clock (tests) */
 };
 
 /* One documented key, for `kreisel help config`, the example file and
