@@ -30,6 +30,7 @@
 #include "db/db.h"
 #include "einvoice/einvoice.h"
 #include "einvoice/einvoice_http.h"
+#include "forms/forms_http.h"
 #include "einvoice/einvoice_store.h"
 #include "http/server.h"
 #include "mail/mail.h"
@@ -193,6 +194,8 @@ static int register_modules(struct context *ctx, struct http_server *server, str
         rc = kr_error_set(err, KR_ERR_INTERNAL, "too many export sections");
     if (rc == KR_OK)
         rc = catalogue_http_routes(server, cfg, ctx->db, err);
+    if (rc == KR_OK)
+        rc = forms_http_routes(server, cfg, ctx->db, err);
     return rc;
 }
 
@@ -213,6 +216,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
         http_server_free(server);
         einvoice_http_release();
         catalogue_http_shutdown();
+        forms_http_shutdown();
         return rc;
     }
     kr_log_json(KR_LOG_INFO, "server_started",
@@ -232,6 +236,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     http_server_free(server);
     einvoice_http_release();
     catalogue_http_shutdown();
+    forms_http_shutdown();
     kr_log(KR_LOG_INFO, "server_stopped", "bye");
     return KR_OK;
 }

@@ -307,6 +307,21 @@ static const struct key_def keys[] = {
     TEXT_KEY(oidc_auth_method, "client_secret_basic",
              "OpenID Connect: client authentication at the token endpoint, "
              "client_secret_basic or client_secret_post."),
+    /* Form server (src/forms, docs/forms.md). */
+    {{"forms_draft_ttl", "30d",
+      "How long a form draft is kept after its last change; expired drafts are deleted."},
+     K_DURATION,
+     OFF(forms_draft_ttl),
+     0,
+     3600,
+     366 * 86400,
+     0},
+    TEXT_KEY(forms_webhook_secret, "",
+             "Key for the HMAC-SHA256 signature of form webhooks (X-Kreisel-Signature); "
+             "forms routed to a webhook need it."),
+    TEXT_KEY(forms_clamd_socket, "",
+             "Unix socket of clamd (ClamAV) to scan form uploads with INSTREAM; empty: no "
+             "virus scan."),
 };
 
 const struct kr_config_key_info *kr_config_keys(size_t *count)

@@ -6,8 +6,10 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/text.h"
 #include "core/util.h"
 #include "forms/forms.h"
@@ -500,7 +502,7 @@ static void read_field(struct reader *r, const struct forms_field *f, const char
 /* Is name an input of step (or one of the form's own hidden fields)? */
 static bool expected_name(const struct forms_step *st, const char *name)
 {
-    static const char *const own[] = {"csrf", "v", "action", "token", "email"};
+    static const char *const own[] = {"csrf_token", "v", "action", "email"};
     for (size_t i = 0; i < KR_ARRAY_LEN(own); i++)
         if (strcmp(own[i], name) == 0)
             return true;
@@ -543,6 +545,14 @@ static bool answered(json_t *j)
     return true;
 }
 
+static bool has_problem(const struct forms_problems *probs, const char *id)
+{
+    for (size_t i = 0; id && i < probs->count; i++)
+        if (strcmp(probs->items[i].field, id) == 0)
+            return true;
+    return false;
+}
+
 static const char *input_id(struct forms_eval *ev, const struct forms_field *f, const char *name)
 {
     if (f->type == FORMS_ADDRESS)
@@ -562,8 +572,9 @@ static int check_fields(struct forms_eval *ev, const struct forms_field *fs, siz
         int rc = KR_OK;
         if (!name)
             return KR_ERR_NOMEM;
-        if (!answered(v) && forms_field_required(ev, f))
-            rc = problem(ev, probs, input_id(ev, f, name), "required", NULL, f);
+        const char *id = input_id(ev, f, name);
+        if (!answered(v) && forms_field_required(ev, f) && !has_problem(probs, id))
+            rc = problem(ev, probs, id, "required", NULL, f);
         if (rc == KR_OK && f->type == FORMS_GROUP) {
             if (json_array_size(v) < f->min_rows && answered(v))
                 rc = problem(ev, probs, name, "min_rows", NULL, f);
@@ -633,4 +644,138 @@ void forms_clean(struct forms_eval *ev)
         clean_fields(ev, st->fields, st->field_count, ev->answers,
                      !forms_step_visible(ev, (int)s));
     }
+}
+
+/* ---- Display ------------------------------------------------------------------ */
+
+static const char *option_label(const struct forms_field *f, const char *v, const char *lang)
+{
+    for (size_t i = 0; v && i < f->option_count; i++)
+        if (strcmp(f->options[i].value, v) == 0)
+            return forms_tr(&f->options[i].label, lang);
+    return v;
+}
+
+static void money_text(int64_t cents, const char *lang, char *out, size_t size)
+{
+    char m[32];
+    expr_money_format(cents, m, sizeof(m));
+    if (strcmp(lang, "en") != 0) {
+        char *dot = strchr(m, '.');
+        if (dot)
+            *dot = ',';
+    }
+    snprintf(out, size, "%s EUR", m);
+}
+
+static char *display_heap(const struct forms_field *f, json_t *v, const char *lang);
+
+static void display_group(const struct forms_field *f, json_t *v, const char *lang,
+                          struct buf *b)
+{
+    for (size_t r = 0; r < json_array_size(v); r++) {
+        json_t *row = json_array_get(v, r);
+        buf_printf(b, "%s%zu. ", r ? "\n" : "", r + 1);
+        bool first = true;
+        for (size_t c = 0; c < f->field_count; c++) {
+            char *t = display_heap(&f->fields[c], json_object_get(row, f->fields[c].id), lang);
+            if (!t || !*t) {
+                free(t);
+                continue;
+            }
+            buf_printf(b, "%s%s: %s", first ? "" : "; ", forms_tr(&f->fields[c].label, lang), t);
+            free(t);
+            first = false;
+        }
+    }
+}
+
+static void display_value(const struct forms_field *f, json_t *v, const char *lang,
+                          struct buf *b)
+{
+    char tmp[64];
+    bool en = strcmp(lang, "en") == 0;
+    switch (f->type) {
+    case FORMS_MONEY:
+        money_text(json_integer_value(v), lang, tmp, sizeof(tmp));
+        buf_puts(b, tmp);
+        return;
+    case FORMS_NUMBER: buf_printf(b, "%lld", (long long)json_integer_value(v)); return;
+    case FORMS_DATE: {
+        const char *s = json_string_value(v);
+        if (s && strlen(s) == 10 && !en)
+            buf_printf(b, "%.2s.%.2s.%.4s", s + 8, s + 5, s);
+        else
+            buf_puts(b, s ? s : "");
+        return;
+    }
+    case FORMS_YESNO: buf_puts(b, json_is_true(v) ? (en ? "Yes" : "Ja") : (en ? "No" : "Nein")); return;
+    case FORMS_SELECT:
+    case FORMS_RADIO: buf_puts(b, option_label(f, json_string_value(v), lang)); return;
+    case FORMS_CHECKBOX:
+        for (size_t i = 0; i < json_array_size(v); i++)
+            buf_printf(b, "%s%s", i ? ", " : "",
+                       option_label(f, json_string_value(json_array_get(v, i)), lang));
+        return;
+    case FORMS_ADDRESS:
+        buf_printf(b, "%s %s, %s %s", json_string_value(json_object_get(v, "street")) ?: "",
+                   json_string_value(json_object_get(v, "number")) ?: "",
+                   json_string_value(json_object_get(v, "postcode")) ?: "",
+                   json_string_value(json_object_get(v, "city")) ?: "");
+        return;
+    case FORMS_FILE:
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *o = json_array_get(v, i);
+            buf_printf(b, "%s%s (%lld Bytes)", i ? ", " : "",
+                       json_string_value(json_object_get(o, "name")) ?: "",
+                       (long long)json_integer_value(json_object_get(o, "size")));
+        }
+        return;
+    case FORMS_GROUP: display_group(f, v, lang, b); return;
+    default: buf_puts(b, json_string_value(v) ? json_string_value(v) : ""); return;
+    }
+}
+
+static char *display_heap(const struct forms_field *f, json_t *v, const char *lang)
+{
+    if (!answered(v))
+        return NULL;
+    struct buf b;
+    buf_init(&b, 64 * 1024);
+    display_value(f, v, lang ? lang : "de", &b);
+    return buf_detach(&b, NULL);
+}
+
+const char *forms_display(const struct forms_field *f, json_t *v, const char *lang,
+                          struct arena *a)
+{
+    char *s = display_heap(f, v, lang);
+    if (!s)
+        return "";
+    char *r = arena_strdup(a, s);
+    free(s);
+    return r ? r : "";
+}
+
+const char *forms_computed_display(struct forms_eval *ev, const struct forms_field *f,
+                                   const char *lang)
+{
+    struct expr_value v;
+    struct expr_env env = env_of(ev);
+    char tmp[64];
+    expr_eval(f->value, &env, ev->a, &v);
+    switch (v.type) {
+    case EXPR_MONEY: money_text(v.i, lang, tmp, sizeof(tmp)); break;
+    case EXPR_NUMBER: snprintf(tmp, sizeof(tmp), "%lld", (long long)v.i); break;
+    case EXPR_DATE: expr_date_format(v.i, tmp, sizeof(tmp)); break;
+    case EXPR_STRING: return arena_strdup(ev->a, v.s);
+    case EXPR_BOOL: snprintf(tmp, sizeof(tmp), "%s", v.i ? "Ja" : "Nein"); break;
+    default: return "";
+    }
+    return arena_strdup(ev->a, tmp);
+}
+
+void forms_money_text(int64_t cents, const char *lang, char *out, size_t size)
+{
+    money_text(cents, lang, out, size);
 }

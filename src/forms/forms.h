@@ -218,6 +218,16 @@ int forms_check_step(struct forms_eval *ev, int step, struct forms_problems *pro
  * later conditions see the cleaned earlier answers). */
 void forms_clean(struct forms_eval *ev);
 
+/* An answer as people read it ("01.08.2025", "12,50 EUR", option labels,
+ * "Ja"); "" for no answer.  In arena a. */
+const char *forms_display(const struct forms_field *f, json_t *value, const char *lang,
+                          struct arena *a);
+/* A computed field's value as text, in ev's arena. */
+const char *forms_computed_display(struct forms_eval *ev, const struct forms_field *f,
+                                   const char *lang);
+/* "12,50 EUR" (de) / "12.50 EUR" (en); out at least 40 bytes. */
+void forms_money_text(int64_t cents, const char *lang, char *out, size_t size);
+
 /* ISO 13616 IBAN check (spaces allowed; country length table for the
  * SEPA countries, mod-97).  Writes the compact upper-case form to out
  * (at least 35 bytes). */
@@ -309,6 +319,11 @@ int forms_submit(struct db_conn *conn, const struct forms_def *def, const struct
 /* Load a submission by its public token or by id (token NULL). */
 int forms_submission_load(struct db_conn *conn, const char *token, int64_t id, struct arena *a,
                           struct forms_submission *out, struct kr_error *err) KR_MUST_CHECK;
+
+/* The public token of the submission made from draft_token (in a);
+ * KR_ERR_NOT_FOUND when there is none. */
+int forms_submission_of_draft(struct db_conn *conn, const char *draft_token, struct arena *a,
+                              char **token, struct kr_error *err) KR_MUST_CHECK;
 
 /* Submissions of a form, oldest first, for the export (at most limit). */
 int forms_submission_list(struct db_conn *conn, const char *form_id, unsigned limit,

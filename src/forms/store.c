@@ -212,6 +212,13 @@ int forms_submission_load(struct db_conn *conn, const char *token, int64_t id, s
                       DB_INT(id), a, out, err);
 }
 
+int forms_submission_of_draft(struct db_conn *conn, const char *draft_token, struct arena *a,
+                              char **token, struct kr_error *err)
+{
+    return db_query_text(conn, "SELECT token FROM forms_submission WHERE draft_token = $1",
+                         DB_PARAMS(DB_TEXT(draft_token)), a, token, err);
+}
+
 int forms_submission_list(struct db_conn *conn, const char *form_id, unsigned limit,
                           struct arena *a, struct forms_submission **out, size_t *count,
                           struct kr_error *err)

@@ -1,0 +1,240 @@
+"""The form server over HTTP: a whole fill of the Kita form without
+JavaScript (steps, skipped step, back navigation, summary, submission,
+receipt PDF read back with pdftotext), the gov.uk error pattern, tampered
+and skipped steps, idempotent submission, drafts, and the office export.
+Run once per backend by scripts/test-all."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+import urllib.parse
+
+from harness import Client, Database, Server, run_cli
+
+
+def seed(db):
+    out = run_cli(db, "migrate")
+    assert out.returncode == 0, out.stderr
+    out = run_cli(db, "seed-demo")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+class FormClient(Client):
+    """Client that can post repeated names (checkboxes)."""
+
+    def post_pairs(self, path, pairs):
+        pairs = [("csrf_token", self.csrf)] + list(pairs)
+        h = {"Origin": "http://127.0.0.1:%d" % self.server.port, "Accept-Language": self.lang,
+             "Content-Type": "application/x-www-form-urlencoded"}
+        return self._keep(self.server.request("POST", path, body=urllib.parse.urlencode(pairs),
+                                              headers=h, cookies=self.cookies))
+
+
+def location(r):
+    return r.header("location") if hasattr(r, "header") else r.headers["location"]
+
+
+KIND = [("child_first_name", "Mia"), ("child_last_name", "Muster"),
+        ("child_born", "2022-03-01"), ("needs_support", "nein")]
+BETREUUNG = [("start_date", "2025-08-01"), ("care_type", "kita"), ("hours", "35"),
+             ("wish_centre", "Kita Sonnenschein")]
+ELTERN = [("parent_name", "Anna Muster"), ("address.street", "Hauptstraße"),
+          ("address.number", "1"), ("address.postcode", "12345"),
+          ("address.city", "Musterstadt"), ("email", "anna@example.org"),
+          ("phone", "+49 170 1234567"), ("siblings.rows", "0")]
+
+
+class FormsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.db = Database()
+        seed(cls.db)
+        cls.server = Server(cls.db)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.db.drop()
+
+    def start(self, c, form="kita-platz"):
+        r = c.get("/formulare/" + form)
+        self.assertEqual(r.status, 200, r.text[:500])
+        r = c.post("/formulare/" + form)
+        self.assertEqual(r.status, 303, r.text[:500])
+        return r.headers["location"]
+
+    def step(self, c, url, pairs, expect=303):
+        page = c.get(url)
+        self.assertEqual(page.status, 200, page.text[:2000])
+        v = re.search(r'name="v" value="([0-9a-f]{64})"', page.text).group(1)
+        r = c.post_pairs(url, [("v", v)] + list(pairs))
+        self.assertEqual(r.status, expect, r.text[:3000])
+        return r
+
+    def fill_kita(self, c):
+        url = self.start(c)
+        self.assertTrue(url.endswith("/kind"), url)
+        r = self.step(c, url, KIND)
+        base = url.rsplit("/", 1)[0]
+        # needs_support = nein: the support step is skipped.
+        self.assertEqual(r.headers["location"], base + "/betreuung")
+        r = self.step(c, base + "/betreuung", BETREUUNG)
+        self.assertEqual(r.headers["location"], base + "/eltern")
+        r = self.step(c, base + "/eltern", ELTERN)
+        self.assertEqual(r.headers["location"], base + "/pruefen")
+        return base
+
+    def test_whole_fill_and_receipt(self):
+        c = FormClient(self.server)
+        base = self.fill_kita(c)
+        summary = c.get(base + "/pruefen")
+        self.assertEqual(summary.status, 200)
+        for text in ["Mia", "01.03.2022", "Kindergarten (ab 3 Jahren)", "bis 35 Stunden",
+                     "Hauptstraße 1, 12345 Musterstadt"]:
+            self.assertIn(text, summary.text)
+        self.assertNotIn("<h2>Förderbedarf</h2>", summary.text)
+        v = re.search(r'name="v" value="([0-9a-f]{64})"', summary.text).group(1)
+        r = c.post_pairs(base + "/pruefen", [("v", v)])
+        self.assertEqual(r.status, 303, r.text[:2000])
+        done = r.headers["location"]
+        self.assertTrue(done.startswith("/formulare/eingang/"), done)
+        # A retried POST (double click) gives the same submission.
+        r2 = c.post_pairs(base + "/pruefen", [("v", v)])
+        self.assertEqual(r2.status, 303, r2.text[:2000])
+        self.assertEqual(r2.headers["location"], done)
+        page = c.get(done)
+        self.assertEqual(page.status, 200)
+        number = re.search(r'id="submission-number">(F-\d{4}-\d{6}-\d)<', page.text).group(1)
+        pdf = c.get(done + "/quittung.pdf")
+        self.assertEqual(pdf.status, 200)
+        self.assertEqual(pdf.headers["content-type"], "application/pdf")
+        self.assertTrue(pdf.body.startswith(b"%PDF"))
+        if shutil.which("pdftotext"):
+            text = subprocess.run(["pdftotext", "-", "-"], input=pdf.body,
+                                  capture_output=True, check=True).stdout.decode()
+            for want in [number, "Eingangsbestätigung", "Mia", "Kita Sonnenschein",
+                         "Hauptstraße 1, 12345 Musterstadt", "anna@example.org"]:
+                self.assertIn(want, text)
+        # The draft is gone; the intake record exists exactly once.
+        self.assertEqual(c.get(base + "/kind").status, 404)
+        rows = self.db.sql("SELECT COUNT(*) FROM forms_case_intake i JOIN forms_submission s "
+                           "ON s.id = i.submission_id WHERE s.number = '%s'" % number)
+        self.assertEqual(str(rows).count("1"), 1, rows)
+
+    def test_errors_follow_the_govuk_pattern(self):
+        c = FormClient(self.server)
+        url = self.start(c)
+        r = self.step(c, url, [("child_first_name", "Mia"), ("child_last_name", ""),
+                               ("child_born", "2022-02-30"), ("needs_support", "nein")], 400)
+        self.assertIn('class="error-summary"', r.text)
+        self.assertIn('href="#child_last_name"', r.text)
+        self.assertIn('href="#child_born"', r.text)
+        self.assertIn('id="child_born-error"', r.text)
+        self.assertIn('value="Mia"', r.text)  # values kept
+        self.assertIn('value="2022-02-30"', r.text)
+        self.assertIn("Fehler:", r.text)
+
+    def test_cross_field_check_and_skip_url(self):
+        c = FormClient(self.server)
+        url = self.start(c)
+        base = url.rsplit("/", 1)[0]
+        # Skipping ahead by editing the URL goes back to the open step.
+        r = c.get(base + "/eltern")
+        self.assertEqual(r.status, 303)
+        self.assertEqual(r.headers["location"], url)
+        r = c.get(base + "/pruefen")
+        self.assertEqual(r.status, 303)
+        self.step(c, url, KIND)
+        # Krippe for a child that will be 3: the check speaks at the field.
+        r = self.step(c, base + "/betreuung", [("start_date", "2025-08-01"),
+                                                ("care_type", "krippe"), ("hours", "25")], 400)
+        self.assertIn('href="#care_type"', r.text)
+        self.assertIn("Die Krippe ist für Kinder unter 3 Jahren", r.text)
+        # A start before the birth.
+        r = self.step(c, base + "/betreuung", [("start_date", "2020-08-01"),
+                                                ("care_type", "kita"), ("hours", "25")], 400)
+        self.assertIn("Der Beginn muss nach dem Geburtsdatum liegen", r.text)
+        # Back navigation keeps answers.
+        page = c.get(base + "/kind")
+        self.assertIn('value="Mia"', page.text)
+
+    def test_support_step_and_required_if(self):
+        c = FormClient(self.server)
+        url = self.start(c)
+        base = url.rsplit("/", 1)[0]
+        kind = [p if p[0] != "needs_support" else ("needs_support", "ja") for p in KIND]
+        r = self.step(c, url, kind)
+        self.assertEqual(r.headers["location"], base + "/foerderung")
+        r = self.step(c, base + "/foerderung", [("support_kind", "sprache"),
+                                                 ("support_kind", "sonstiges")], 400)
+        self.assertIn('href="#support_note"', r.text)
+        r = self.step(c, base + "/foerderung", [("support_kind", "sprache"),
+                                                 ("support_kind", "sonstiges"),
+                                                 ("support_note", "Braucht Hilfe")])
+        self.assertEqual(r.headers["location"], base + "/betreuung")
+
+    def test_tampering(self):
+        c = FormClient(self.server)
+        url = self.start(c)
+        # A value that is not one of the options, an unknown field, a
+        # wrong version: clear errors, nothing stored.
+        r = self.step(c, url, KIND[:3] + [("needs_support", "vielleicht")], 400)
+        self.assertIn('href="#needs_support"', r.text)
+        r = self.step(c, url, KIND + [("is_admin", "1")], 400)
+        self.assertIn("Die Seite wurde verändert", r.text)
+        r = c.post_pairs(url, [("v", "0" * 64)] + KIND)
+        self.assertEqual(r.status, 409)
+        self.assertNotIn('value="Mia"', c.get(url).text)
+
+    def test_group_rows(self):
+        c = FormClient(self.server)
+        url = self.start(c)
+        base = url.rsplit("/", 1)[0]
+        self.step(c, url, KIND)
+        self.step(c, base + "/betreuung", BETREUUNG)
+        eltern = [p for p in ELTERN if p[0] != "siblings.rows"]
+        # 10,000 rows are refused at the group's field.
+        r = self.step(c, base + "/eltern", eltern + [("siblings.rows", "10000")], 400)
+        self.assertIn('href="#siblings"', r.text)
+        self.assertIn("Zu viele Zeilen", r.text)
+        # Adding a row without JavaScript.
+        r = self.step(c, base + "/eltern", eltern + [("siblings.rows", "0"),
+                                                     ("action", "add:siblings")], 200)
+        self.assertIn('name="siblings.0.sibling_name"', r.text)
+        r = self.step(c, base + "/eltern", eltern + [("siblings.rows", "1"),
+                                                     ("siblings.0.sibling_name", "Tom"),
+                                                     ("siblings.0.sibling_born", "2020-01-01")])
+        self.assertIn("Tom", c.get(base + "/pruefen").text)
+
+    def test_save_and_resume_link(self):
+        c = FormClient(self.server)
+        url = self.start(c)
+        r = self.step(c, url, KIND[:2] + [("action", "save")], 200)
+        self.assertIn("Ihre Angaben sind gespeichert", r.text)
+        link = re.search(r'id="resume-link">([^<]+)<', r.text).group(1)
+        self.assertTrue(link.endswith(url), link)
+        # Another browser with the link continues where this one stopped.
+        other = FormClient(self.server)
+        page = other.get(url)
+        self.assertEqual(page.status, 200)
+        self.assertIn('value="Mia"', page.text)
+
+    def test_blank_pdf_and_unknown(self):
+        c = FormClient(self.server)
+        pdf = c.get("/formulare/kita-platz/leer.pdf")
+        self.assertEqual(pdf.status, 200)
+        self.assertTrue(pdf.body.startswith(b"%PDF"))
+        if shutil.which("pdftotext"):
+            text = subprocess.run(["pdftotext", "-", "-"], input=pdf.body,
+                                  capture_output=True, check=True).stdout.decode()
+            self.assertIn("Vorname des Kindes", text)
+        self.assertEqual(c.get("/formulare/gibt-es-nicht").status, 404)
+        self.assertEqual(c.get("/formulare/kita-platz/" + "a" * 32 + "/kind").status, 404)
+        self.assertEqual(c.get("/formulare").status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
