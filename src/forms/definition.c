@@ -35,8 +35,8 @@ struct loader {
 };
 
 static const char *const type_names[] = {
-    "text",  "textarea", "number",   "money", "date", "email",   "phone", "iban",    "postcode",
-    "select", "radio",   "checkbox", "yesno", "file", "address", "group", "computed"};
+    "text",   "textarea", "number",   "money", "date", "email",   "phone", "iban",    "postcode",
+    "select", "radio",    "checkbox", "yesno", "file", "address", "group", "computed"};
 
 const char *forms_type_name(enum forms_type type)
 {
@@ -126,16 +126,16 @@ static bool valid_id(const char *s, size_t max, bool dash)
 
 static bool reserved(const char *id)
 {
-    static const char *const words[] = {"true", "false", "null",  "and",   "or",    "not",
-                                        "in",   "today", "date",  "years", "count", "empty"};
+    static const char *const words[] = {"true", "false", "null", "and",   "or",    "not",
+                                        "in",   "today", "date", "years", "count", "empty"};
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (strcmp(words[i], id) == 0)
             return true;
     return false;
 }
 
-static int int_of(struct loader *l, json_t *o, const char *key, int64_t lo, int64_t hi,
-                  bool *has, int64_t *out)
+static int int_of(struct loader *l, json_t *o, const char *key, int64_t lo, int64_t hi, bool *has,
+                  int64_t *out)
 {
     json_t *v = json_object_get(o, key);
     if (!v)
@@ -150,8 +150,8 @@ static int int_of(struct loader *l, json_t *o, const char *key, int64_t lo, int6
 }
 
 /* min/max as the field's type understands them: numbers, money text, dates. */
-static int bound_of(struct loader *l, json_t *o, const char *key, struct forms_field *f,
-                    bool *has, int64_t *out)
+static int bound_of(struct loader *l, json_t *o, const char *key, struct forms_field *f, bool *has,
+                    int64_t *out)
 {
     json_t *v = json_object_get(o, key);
     if (!v)
@@ -552,8 +552,8 @@ static int load_steps(struct loader *l, json_t *steps, struct forms_def *def)
         if (rc == KR_OK)
             rc = text_of(l, st, "intro", false, &s->intro);
         if (rc == KR_OK)
-            rc = load_fields(l, json_object_get(st, "fields"), &s->fields, &s->field_count,
-                             (int)i, NULL);
+            rc = load_fields(l, json_object_get(st, "fields"), &s->fields, &s->field_count, (int)i,
+                             NULL);
         if (rc)
             return rc;
     }
@@ -646,8 +646,7 @@ static int cmp_names(const void *x, const void *y)
     return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-static int load_file(struct forms_set *set, const char *dir, const char *file,
-                     struct kr_error *err)
+static int load_file(struct forms_set *set, const char *dir, const char *file, struct kr_error *err)
 {
     char path[1024];
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
@@ -657,7 +656,7 @@ static int load_file(struct forms_set *set, const char *dir, const char *file,
         return kr_error_set(err, KR_ERR_IO, "%s: %s", path, strerror(errno));
     char *buf = malloc(FORMS_FILE_MAX + 1);
     size_t n = buf ? fread(buf, 1, FORMS_FILE_MAX + 1, fp) : 0;
-    int rc = !buf ? kr_error_set(err, KR_ERR_NOMEM, "out of memory")
+    int rc = !buf         ? kr_error_set(err, KR_ERR_NOMEM, "out of memory")
              : ferror(fp) ? kr_error_set(err, KR_ERR_IO, "%s: read error", path)
                           : KR_OK;
     fclose(fp);

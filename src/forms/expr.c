@@ -163,10 +163,10 @@ enum tok {
 struct parser {
     struct arena *a;
     const char *src;
-    size_t pos;     /* of the next unread byte */
-    size_t tpos;    /* start of the current token */
+    size_t pos;  /* of the next unread byte */
+    size_t tpos; /* start of the current token */
     enum tok tok;
-    int tok_op;     /* enum bin_op for T_OP */
+    int tok_op; /* enum bin_op for T_OP */
     const char *tstart;
     size_t tlen;
     int64_t tnum;
@@ -250,9 +250,9 @@ static bool lex_op(struct parser *p)
     static const struct {
         const char *s;
         int op;
-    } ops[] = {{"==", OP_EQ}, {"!=", OP_NE}, {"<=", OP_LE}, {">=", OP_GE}, {"<", OP_LT},
-               {">", OP_GT},  {"+", OP_ADD}, {"-", OP_SUB}, {"*", OP_MUL}, {"/", OP_DIV},
-               {"%", OP_MOD}};
+    } ops[] = {{"==", OP_EQ}, {"!=", OP_NE}, {"<=", OP_LE}, {">=", OP_GE},
+               {"<", OP_LT},  {">", OP_GT},  {"+", OP_ADD}, {"-", OP_SUB},
+               {"*", OP_MUL}, {"/", OP_DIV}, {"%", OP_MOD}};
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         size_t n = strlen(ops[i].s);
         if (strncmp(p->src + p->pos, ops[i].s, n) == 0) {
@@ -372,8 +372,11 @@ static struct node *parse_call(struct parser *p, const char *name, size_t tpos)
         const char *name;
         int fn;
         size_t arity;
-    } fns[] = {{"today", FN_TODAY, 0}, {"date", FN_DATE, 1},   {"years", FN_YEARS, 2},
-               {"count", FN_COUNT, 1}, {"empty", FN_EMPTY, 1}};
+    } fns[] = {{"today", FN_TODAY, 0},
+               {"date", FN_DATE, 1},
+               {"years", FN_YEARS, 2},
+               {"count", FN_COUNT, 1},
+               {"empty", FN_EMPTY, 1}};
     size_t i = 0;
     while (i < sizeof(fns) / sizeof(fns[0]) && strcmp(fns[i].name, name) != 0)
         i++;
@@ -457,8 +460,7 @@ static struct node *parse_primary(struct parser *p)
             n->lit = (struct expr_value){.type = EXPR_STRING, .s = p->tstr, .n = strlen(p->tstr)};
         next(p);
         return n;
-    case T_IDENT:
-        return parse_ident(p);
+    case T_IDENT: return parse_ident(p);
     case T_LPAREN:
         next(p);
         n = parse_or(p);
@@ -473,12 +475,8 @@ static struct node *parse_primary(struct parser *p)
         if (!(n = new_node(p, N_LIST, 0, 0)) || !(n->kids = parse_items(p, T_RBRACK, &n->nkids)))
             return NULL;
         return n;
-    case T_END:
-        fail(p, "unexpected end of expression%s", "");
-        return NULL;
-    default:
-        fail(p, "unexpected token%s", "");
-        return NULL;
+    case T_END: fail(p, "unexpected end of expression%s", ""); return NULL;
+    default: fail(p, "unexpected token%s", ""); return NULL;
     }
 }
 
@@ -512,8 +510,8 @@ static struct node *parse_unary(struct parser *p)
 static struct node *parse_mul(struct parser *p)
 {
     struct node *l = parse_unary(p);
-    while (l && p->tok == T_OP && (p->tok_op == OP_MUL || p->tok_op == OP_DIV ||
-                                   p->tok_op == OP_MOD)) {
+    while (l && p->tok == T_OP &&
+           (p->tok_op == OP_MUL || p->tok_op == OP_DIV || p->tok_op == OP_MOD)) {
         int op = p->tok_op;
         next(p);
         l = binary(p, op, l, parse_unary(p));
@@ -601,8 +599,8 @@ static struct node *parse_or(struct parser *p)
     return l;
 }
 
-int expr_parse(struct arena *a, const char *text, expr_known_fn known, void *ctx,
-               struct expr **out, struct kr_error *err)
+int expr_parse(struct arena *a, const char *text, expr_known_fn known, void *ctx, struct expr **out,
+               struct kr_error *err)
 {
     if (!text || strlen(text) > EXPR_MAX_LEN)
         return kr_error_set(err, KR_ERR_INVALID, "expression longer than %d bytes", EXPR_MAX_LEN);
@@ -794,7 +792,10 @@ static void eval_bin(struct eval *ev, const struct node *n, struct expr_value *o
             set_num(out, EXPR_BOOL, 0);
         else
             set_num(out, EXPR_BOOL,
-                    n->op == OP_LT ? c < 0 : n->op == OP_LE ? c <= 0 : n->op == OP_GT ? c > 0 : c >= 0);
+                    n->op == OP_LT   ? c < 0
+                    : n->op == OP_LE ? c <= 0
+                    : n->op == OP_GT ? c > 0
+                                     : c >= 0);
         return;
     case OP_IN: set_num(out, EXPR_BOOL, contains(&x, &y)); return;
     case OP_NOT_IN: set_num(out, EXPR_BOOL, !contains(&x, &y)); return;

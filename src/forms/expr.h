@@ -49,10 +49,10 @@ enum expr_type {
 
 struct expr_value {
     enum expr_type type;
-    int64_t i;                       /* bool 0/1, number, cents, days */
-    const char *s;                   /* string (NUL-terminated, UTF-8) */
-    size_t n;                        /* string length / list length */
-    const struct expr_value *items;  /* list items */
+    int64_t i;                      /* bool 0/1, number, cents, days */
+    const char *s;                  /* string (NUL-terminated, UTF-8) */
+    size_t n;                       /* string length / list length */
+    const struct expr_value *items; /* list items */
 };
 
 struct expr;
@@ -69,8 +69,8 @@ typedef bool (*expr_known_fn)(void *ctx, const char *name);
  * reference.  KR_ERR_INVALID with a message naming the column ("column 7:
  * unknown field 'copys'"), KR_ERR_NOMEM.
  */
-int expr_parse(struct arena *a, const char *text, expr_known_fn known, void *ctx,
-               struct expr **out, struct kr_error *err) KR_MUST_CHECK;
+int expr_parse(struct arena *a, const char *text, expr_known_fn known, void *ctx, struct expr **out,
+               struct kr_error *err) KR_MUST_CHECK;
 
 /* The text the expression was parsed from. */
 const char *expr_text(const struct expr *e);

@@ -163,8 +163,7 @@ int64_t forms_fee(struct forms_eval *ev)
 /* ---- Problems ----------------------------------------------------------------- */
 
 static int problem(struct forms_eval *ev, struct forms_problems *p, const char *field,
-                   const char *code, const struct forms_check *check,
-                   const struct forms_field *def)
+                   const char *code, const struct forms_check *check, const struct forms_field *def)
 {
     if (p->count == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 8;
@@ -187,12 +186,11 @@ static const struct {
     char cc[3];
     unsigned len;
 } iban_lengths[] = {
-    {"AD", 24}, {"AT", 20}, {"BE", 16}, {"BG", 22}, {"CH", 21}, {"CY", 28}, {"CZ", 24},
-    {"DE", 22}, {"DK", 18}, {"EE", 20}, {"ES", 24}, {"FI", 18}, {"FR", 27}, {"GB", 22},
-    {"GI", 23}, {"GR", 27}, {"HR", 21}, {"HU", 28}, {"IE", 22}, {"IS", 26}, {"IT", 27},
-    {"LI", 21}, {"LT", 20}, {"LU", 20}, {"LV", 21}, {"MC", 27}, {"MT", 31}, {"NL", 18},
-    {"NO", 15}, {"PL", 28}, {"PT", 25}, {"RO", 24}, {"SE", 24}, {"SI", 19}, {"SK", 24},
-    {"SM", 27}, {"VA", 22},
+    {"AD", 24}, {"AT", 20}, {"BE", 16}, {"BG", 22}, {"CH", 21}, {"CY", 28}, {"CZ", 24}, {"DE", 22},
+    {"DK", 18}, {"EE", 20}, {"ES", 24}, {"FI", 18}, {"FR", 27}, {"GB", 22}, {"GI", 23}, {"GR", 27},
+    {"HR", 21}, {"HU", 28}, {"IE", 22}, {"IS", 26}, {"IT", 27}, {"LI", 21}, {"LT", 20}, {"LU", 20},
+    {"LV", 21}, {"MC", 27}, {"MT", 31}, {"NL", 18}, {"NO", 15}, {"PL", 28}, {"PT", 25}, {"RO", 24},
+    {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27}, {"VA", 22},
 };
 
 bool forms_iban_valid(const char *in, char *out, size_t size)
@@ -479,8 +477,7 @@ static void read_group(struct reader *r, const struct forms_field *f, json_t *ob
     json_object_set_new(obj, f->id, arr);
 }
 
-static void read_field(struct reader *r, const struct forms_field *f, const char *name,
-                       json_t *obj)
+static void read_field(struct reader *r, const struct forms_field *f, const char *name, json_t *obj)
 {
     if (!name) {
         r->rc = KR_ERR_NOMEM;
@@ -560,8 +557,8 @@ static const char *input_id(struct forms_eval *ev, const struct forms_field *f, 
     return name;
 }
 
-static int check_fields(struct forms_eval *ev, const struct forms_field *fs, size_t n,
-                        json_t *obj, const char *prefix, struct forms_problems *probs)
+static int check_fields(struct forms_eval *ev, const struct forms_field *fs, size_t n, json_t *obj,
+                        const char *prefix, struct forms_problems *probs)
 {
     for (size_t i = 0; i < n; i++) {
         const struct forms_field *f = &fs[i];
@@ -611,14 +608,13 @@ int forms_check_step(struct forms_eval *ev, int step, struct forms_problems *pro
         for (size_t k = before; k < probs->count; k++)
             flagged |= probs->items[k].def == c->field;
         if (!flagged && !cond(ev, c->rule, false))
-            rc = problem(ev, probs, input_id(ev, c->field, c->field->id), "check",
-                         c, c->field);
+            rc = problem(ev, probs, input_id(ev, c->field, c->field->id), "check", c, c->field);
     }
     return rc;
 }
 
-static void clean_fields(struct forms_eval *ev, const struct forms_field *fs, size_t n,
-                         json_t *obj, bool drop_all)
+static void clean_fields(struct forms_eval *ev, const struct forms_field *fs, size_t n, json_t *obj,
+                         bool drop_all)
 {
     for (size_t i = 0; i < n; i++) {
         const struct forms_field *f = &fs[i];
@@ -641,8 +637,7 @@ void forms_clean(struct forms_eval *ev)
 {
     for (size_t s = 0; s < ev->def->step_count; s++) {
         const struct forms_step *st = &ev->def->steps[s];
-        clean_fields(ev, st->fields, st->field_count, ev->answers,
-                     !forms_step_visible(ev, (int)s));
+        clean_fields(ev, st->fields, st->field_count, ev->answers, !forms_step_visible(ev, (int)s));
     }
 }
 
@@ -670,8 +665,7 @@ static void money_text(int64_t cents, const char *lang, char *out, size_t size)
 
 static char *display_heap(const struct forms_field *f, json_t *v, const char *lang);
 
-static void display_group(const struct forms_field *f, json_t *v, const char *lang,
-                          struct buf *b)
+static void display_group(const struct forms_field *f, json_t *v, const char *lang, struct buf *b)
 {
     for (size_t r = 0; r < json_array_size(v); r++) {
         json_t *row = json_array_get(v, r);
@@ -690,8 +684,7 @@ static void display_group(const struct forms_field *f, json_t *v, const char *la
     }
 }
 
-static void display_value(const struct forms_field *f, json_t *v, const char *lang,
-                          struct buf *b)
+static void display_value(const struct forms_field *f, json_t *v, const char *lang, struct buf *b)
 {
     char tmp[64];
     bool en = strcmp(lang, "en") == 0;
@@ -709,7 +702,9 @@ static void display_value(const struct forms_field *f, json_t *v, const char *la
             buf_puts(b, s ? s : "");
         return;
     }
-    case FORMS_YESNO: buf_puts(b, json_is_true(v) ? (en ? "Yes" : "Ja") : (en ? "No" : "Nein")); return;
+    case FORMS_YESNO:
+        buf_puts(b, json_is_true(v) ? (en ? "Yes" : "Ja") : (en ? "No" : "Nein"));
+        return;
     case FORMS_SELECT:
     case FORMS_RADIO: buf_puts(b, option_label(f, json_string_value(v), lang)); return;
     case FORMS_CHECKBOX:
@@ -746,8 +741,7 @@ static char *display_heap(const struct forms_field *f, json_t *v, const char *la
     return buf_detach(&b, NULL);
 }
 
-const char *forms_display(const struct forms_field *f, json_t *v, const char *lang,
-                          struct arena *a)
+const char *forms_display(const struct forms_field *f, json_t *v, const char *lang, struct arena *a)
 {
     char *s = display_heap(f, v, lang);
     if (!s)

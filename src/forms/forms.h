@@ -77,7 +77,7 @@ struct forms_field {
     struct expr *value;        /* computed fields */
     enum expr_type value_type; /* computed: EXPR_NUMBER, EXPR_MONEY, ... */
     bool has_min, has_max;
-    int64_t min, max; /* number: value; money: cents; date: days; text: - */
+    int64_t min, max;  /* number: value; money: cents; date: days; text: - */
     size_t max_length; /* text types, bytes (default 200, textarea 4000) */
     struct forms_option *options;
     size_t option_count;
@@ -86,9 +86,9 @@ struct forms_field {
     unsigned min_rows, max_rows; /* group */
     const char **accept;         /* file: MIME types checked by content */
     size_t accept_count;
-    int64_t max_size;  /* file: bytes per file */
-    unsigned max_files; /* file: files per field (default 1) */
-    int step;           /* index of its step */
+    int64_t max_size;                /* file: bytes per file */
+    unsigned max_files;              /* file: files per field (default 1) */
+    int step;                        /* index of its step */
     const struct forms_field *group; /* enclosing group, or NULL */
 };
 
@@ -112,16 +112,16 @@ struct forms_step {
 enum forms_routing { FORMS_ROUTE_CASE, FORMS_ROUTE_EMAIL, FORMS_ROUTE_WEBHOOK };
 
 struct forms_def {
-    const char *id;            /* URL slug: [a-z0-9-]{1,60} */
-    const char *path;          /* the file it came from */
-    char hash[65];             /* SHA-256 of the file: the form version */
+    const char *id;   /* URL slug: [a-z0-9-]{1,60} */
+    const char *path; /* the file it came from */
+    char hash[65];    /* SHA-256 of the file: the form version */
     struct forms_text title, intro;
-    const char *unit;          /* code of the responsible org unit ("51") */
-    const char *service;       /* catalogue service id it belongs to, or NULL */
+    const char *unit;    /* code of the responsible org unit ("51") */
+    const char *service; /* catalogue service id it belongs to, or NULL */
     enum forms_routing routing;
-    const char *route_target;  /* e-mail address or webhook URL */
-    struct expr *fee;          /* money, or NULL for no fee */
-    bool anonymous;            /* may be filled without an account */
+    const char *route_target; /* e-mail address or webhook URL */
+    struct expr *fee;         /* money, or NULL for no fee */
+    bool anonymous;           /* may be filled without an account */
     struct forms_step *steps;
     size_t step_count;
 };
@@ -133,7 +133,7 @@ struct forms_set;
 #define FORMS_MAX_STEPS 30
 #define FORMS_MAX_FIELDS 200 /* per form, group columns included */
 #define FORMS_MAX_OPTIONS 300
-#define FORMS_MAX_ROWS 100   /* the largest max_rows a group may declare */
+#define FORMS_MAX_ROWS 100 /* the largest max_rows a group may declare */
 
 /*
  * Load every .json file in dir (sorted by name).  *out belongs to the
@@ -166,12 +166,12 @@ const struct forms_field *forms_field_find(const struct forms_def *def, const ch
 /* Evaluation context: the answers of one fill plus today. */
 struct forms_eval {
     const struct forms_def *def;
-    json_t *answers;        /* borrowed */
-    json_t *row;            /* the group row being looked at, or NULL */
+    json_t *answers; /* borrowed */
+    json_t *row;     /* the group row being looked at, or NULL */
     const struct forms_field *row_group;
-    int64_t today;          /* days since 1970-01-01 */
+    int64_t today; /* days since 1970-01-01 */
     struct arena *a;
-    int depth;              /* computed fields referring to computed fields */
+    int depth; /* computed fields referring to computed fields */
 };
 
 void forms_eval_init(struct forms_eval *ev, const struct forms_def *def, json_t *answers,
@@ -187,8 +187,8 @@ int64_t forms_fee(struct forms_eval *ev);
 
 /* One problem with an answer, for the gov.uk error pattern. */
 struct forms_problem {
-    const char *field; /* HTML id of the input: "born", "kids.2.name" */
-    const char *code;  /* message key suffix: "required", "date", "iban", ... */
+    const char *field;               /* HTML id of the input: "born", "kids.2.name" */
+    const char *code;                /* message key suffix: "required", "date", "iban", ... */
     const struct forms_check *check; /* the failed check (its message), or NULL */
     const struct forms_field *def;
 };
@@ -236,12 +236,12 @@ bool forms_iban_valid(const char *in, char *out, size_t size);
 /* ---- Drafts and submissions (storage) ------------------------------------ */
 
 struct forms_draft {
-    char token[33];          /* unguessable id in URLs */
+    char token[33]; /* unguessable id in URLs */
     const char *form_id;
-    const char *version;     /* definition hash when started */
-    json_t *answers;         /* owned by the arena (json_decref deferred) */
-    int64_t done;            /* bit i: step i completed */
-    int64_t user_id;         /* 0 for anonymous */
+    const char *version; /* definition hash when started */
+    json_t *answers;     /* owned by the arena (json_decref deferred) */
+    int64_t done;        /* bit i: step i completed */
+    int64_t user_id;     /* 0 for anonymous */
     int64_t updated_at, expires_at;
 };
 
@@ -273,13 +273,13 @@ struct forms_file {
 /* A submission, as the hooks and the receipt see it. */
 struct forms_submission {
     int64_t id;
-    const char *number;   /* "F-2025-000042-7": human-readable, check digit */
-    const char *token;    /* unguessable, for the confirmation page */
+    const char *number; /* "F-2025-000042-7": human-readable, check digit */
+    const char *token;  /* unguessable, for the confirmation page */
     const char *form_id;
-    const char *version;  /* definition hash */
-    const char *answers;  /* JSON text */
+    const char *version; /* definition hash */
+    const char *answers; /* JSON text */
     int64_t fee_cents;
-    int64_t user_id;      /* 0 when anonymous */
+    int64_t user_id; /* 0 when anonymous */
     int64_t created_at;
     const struct forms_file *files;
     size_t file_count;
@@ -298,7 +298,7 @@ int forms_on_submit(forms_submit_fn fn) KR_MUST_CHECK;
 
 /* What the submitter is: for the audit log and the submission row. */
 struct forms_submitter {
-    int64_t user_id; /* 0 for anonymous */
+    int64_t user_id;   /* 0 for anonymous */
     const char *actor; /* "user:7" or "anonymous" */
 };
 
@@ -333,8 +333,8 @@ int forms_submission_list(struct db_conn *conn, const char *form_id, unsigned li
 /* Webhook outbox: send due deliveries (POST JSON, header
  * X-Kreisel-Signature: sha256=HMAC-SHA256(secret, body) in hex), retry
  * with exponential backoff up to max_attempts.  *sent gets successes. */
-int forms_webhook_send_due(struct db_conn *conn, const char *secret, unsigned max,
-                           unsigned *sent, struct kr_error *err) KR_MUST_CHECK;
+int forms_webhook_send_due(struct db_conn *conn, const char *secret, unsigned max, unsigned *sent,
+                           struct kr_error *err) KR_MUST_CHECK;
 
 /* HMAC-SHA256 of body with secret as 64 hex digits (for receivers and
  * tests). */

@@ -121,8 +121,8 @@ static json_t *errors_json(struct http_request *req, const struct forms_problems
         const struct forms_problem *p = &probs->items[i];
         const char *label = p->def ? forms_tr(&p->def->label, http_lang(req)) : "";
         char *text = arena_printf(http_arena(req), "%s: %s", label, message(req, p));
-        json_array_append_new(arr, json_pack("{s:s, s:s?, s:b}", "field", p->field, "message",
-                                             text, "link", 1));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s?, s:b}", "field", p->field, "message", text, "link", 1));
     }
     return arr;
 }
@@ -199,10 +199,10 @@ static json_t *options_json(struct view *v, const struct forms_field *f, const c
     }
     for (size_t i = 0; i < f->option_count; i++) {
         const char *id = i ? arena_printf(http_arena(v->req), "%s-%zu", name, i) : name;
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b}", "value", f->options[i].value,
-                                             "label", forms_tr(&f->options[i].label, v->lang),
-                                             "id", id, "checked",
-                                             chosen(v, name, answer, f->options[i].value)));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:s, s:b}", "value", f->options[i].value,
+                                        "label", forms_tr(&f->options[i].label, v->lang), "id", id,
+                                        "checked", chosen(v, name, answer, f->options[i].value)));
     }
     return arr;
 }
@@ -214,8 +214,8 @@ static json_t *group_json(struct view *v, const struct forms_field *f, json_t *a
 {
     int64_t rows = (int64_t)json_array_size(answer);
     if (v->posted) {
-        const char *r = text_pairs_get(v->posted, arena_printf(http_arena(v->req), "%s.rows",
-                                                               f->id));
+        const char *r =
+            text_pairs_get(v->posted, arena_printf(http_arena(v->req), "%s.rows", f->id));
         if (!r || kr_parse_int64(r, 0, f->max_rows, &rows))
             rows = 0;
     }
@@ -235,11 +235,11 @@ static json_t *group_json(struct view *v, const struct forms_field *f, json_t *a
         v->ev->row = NULL;
         v->ev->row_group = NULL;
         json_array_append_new(arr, json_pack("{s:o, s:I, s:I, s:s}", "cells", cells, "number",
-                                             (json_int_t)(r + 1), "index", (json_int_t)r,
-                                             "group", f->id));
+                                             (json_int_t)(r + 1), "index", (json_int_t)r, "group",
+                                             f->id));
     }
     return json_pack("{s:o, s:I, s:b, s:b}", "rows", arr, "count", (json_int_t)rows, "can_add",
-                     rows < f->max_rows, "can_remove", rows > f->min_rows);
+                     rows<f->max_rows, "can_remove", rows> f->min_rows);
 }
 
 static const char *input_type(const struct forms_field *f)
@@ -294,9 +294,8 @@ static json_t *field_json(struct view *v, const struct forms_field *f, const cha
                           json_t *obj)
 {
     json_t *answer = json_object_get(obj, f->id);
-    const char *error = field_error(v, f->type == FORMS_ADDRESS
-                                           ? arena_printf(http_arena(v->req), "%s.street", name)
-                                           : name);
+    const char *error = field_error(
+        v, f->type == FORMS_ADDRESS ? arena_printf(http_arena(v->req), "%s.street", name) : name);
     bool visible = forms_field_visible(v->ev, f);
     json_t *o = json_pack("{s:s, s:s, s:s?, s:b, s:s?, s:b}", "name", name, "label",
                           forms_tr(&f->label, v->lang), "help",
@@ -356,14 +355,14 @@ static json_t *step_ctx(struct http_request *req, const struct forms_def *def,
                         const struct forms_draft *d, struct forms_eval *ev, int s,
                         const struct text_pairs *posted, const struct forms_problems *probs)
 {
-    struct view v = {.req = req, .ev = ev, .posted = posted, .probs = probs,
-                     .lang = http_lang(req)};
+    struct view v = {
+        .req = req, .ev = ev, .posted = posted, .probs = probs, .lang = http_lang(req)};
     const struct forms_step *st = &def->steps[s];
     json_t *fields = json_array();
     bool multipart = false;
     for (size_t i = 0; i < st->field_count; i++) {
-        json_array_append_new(fields, field_json(&v, &st->fields[i], st->fields[i].id,
-                                                 ev->answers));
+        json_array_append_new(fields,
+                              field_json(&v, &st->fields[i], st->fields[i].id, ev->answers));
         multipart |= st->fields[i].type == FORMS_FILE;
     }
     int n = 0, pos = 0;
@@ -377,8 +376,7 @@ static json_t *step_ctx(struct http_request *req, const struct forms_def *def,
     return json_pack("{s:s, s:s, s:s?, s:o, s:s, s:s, s:s, s:i, s:i, s:b, s:o, s:b}", "form_title",
                      forms_tr(&def->title, v.lang), "step_title", forms_tr(&st->title, v.lang),
                      "step_intro", st->intro.de ? forms_tr(&st->intro, v.lang) : NULL, "fields",
-                     fields, "action", step_url(req, def, d, s), "version", def->hash,
-                     "back_url",
+                     fields, "action", step_url(req, def, d, s), "version", def->hash, "back_url",
                      prev < 0 ? arena_printf(http_arena(req), "/formulare/%s", def->id)
                               : step_url(req, def, d, prev),
                      "step_number", pos, "step_total", n, "multipart", multipart, "errors",
@@ -416,9 +414,9 @@ static int start_page(struct http_request *req, struct kr_error *err)
     return http_render(req, 200, "forms/start",
                        json_pack("{s:s, s:s, s:s?, s:o, s:b, s:b}", "id", def->id, "title",
                                  forms_tr(&def->title, lang), "intro",
-                                 def->intro.de ? forms_tr(&def->intro, lang) : NULL, "steps",
-                                 steps, "needs_login", !def->anonymous && !http_user(req),
-                                 "logged_in", http_user(req) != NULL));
+                                 def->intro.de ? forms_tr(&def->intro, lang) : NULL, "steps", steps,
+                                 "needs_login", !def->anonymous && !http_user(req), "logged_in",
+                                 http_user(req) != NULL));
 }
 
 static int start(struct http_request *req, struct kr_error *err)
@@ -482,27 +480,27 @@ static int summary_ctx(struct http_request *req, const struct forms_def *def,
             const struct forms_field *f = &st->fields[i];
             if (!forms_field_visible(&ev, f))
                 continue;
-            const char *val = f->type == FORMS_COMPUTED
-                                  ? forms_computed_display(&ev, f, lang)
-                                  : forms_display(f, json_object_get(d->answers, f->id), lang,
-                                                  http_arena(req));
-            json_array_append_new(rows, json_pack("{s:s, s:s}", "label", forms_tr(&f->label, lang),
-                                                  "value", val));
+            const char *val =
+                f->type == FORMS_COMPUTED
+                    ? forms_computed_display(&ev, f, lang)
+                    : forms_display(f, json_object_get(d->answers, f->id), lang, http_arena(req));
+            json_array_append_new(
+                rows, json_pack("{s:s, s:s}", "label", forms_tr(&f->label, lang), "value", val));
         }
-        json_array_append_new(steps, json_pack("{s:s, s:o, s:s}", "title",
-                                               forms_tr(&st->title, lang), "rows", rows,
-                                               "change_url", step_url(req, def, d, (int)s)));
+        json_array_append_new(steps,
+                              json_pack("{s:s, s:o, s:s}", "title", forms_tr(&st->title, lang),
+                                        "rows", rows, "change_url", step_url(req, def, d, (int)s)));
     }
     int64_t fee = forms_fee(&ev);
     char fee_text[48];
     forms_money_text(fee, lang, fee_text, sizeof(fee_text));
     int last = next_visible(&ev, (int)def->step_count, -1);
-    json_t *ctx = json_pack("{s:s, s:o, s:s, s:s, s:s?, s:s, s:o, s:b, s:b}", "form_title",
-                            forms_tr(&def->title, lang), "steps", steps, "action",
-                            step_url(req, def, d, -1), "version", def->hash, "fee",
-                            fee ? fee_text : NULL, "back_url", step_url(req, def, d, last),
-                            "errors", errors_json(req, probs), "has_errors",
-                            probs && probs->count > 0, "anonymous", d->user_id == 0);
+    json_t *ctx =
+        json_pack("{s:s, s:o, s:s, s:s, s:s?, s:s, s:o, s:b, s:b}", "form_title",
+                  forms_tr(&def->title, lang), "steps", steps, "action", step_url(req, def, d, -1),
+                  "version", def->hash, "fee", fee ? fee_text : NULL, "back_url",
+                  step_url(req, def, d, last), "errors", errors_json(req, probs), "has_errors",
+                  probs && probs->count > 0, "anonymous", d->user_id == 0);
     return http_render(req, probs && probs->count ? 400 : 200, "forms/summary", ctx);
 }
 
@@ -571,13 +569,12 @@ static int save_page(struct http_request *req, const struct forms_def *def,
 {
     char *url = arena_printf(http_arena(req), "%s/formulare/%s/%s/%s", http_config(req)->public_url,
                              def->id, d->token, def->steps[0].id);
-    return http_render(req, 200, "forms/saved",
-                       json_pack("{s:s, s:s, s:s, s:b, s:s}", "form_title",
-                                 forms_tr(&def->title, http_lang(req)), "resume_url", url,
-                                 "action",
-                                 arena_printf(http_arena(req), "/formulare/%s/%s/link", def->id,
-                                              d->token),
-                                 "anonymous", d->user_id == 0, "version", def->hash));
+    return http_render(
+        req, 200, "forms/saved",
+        json_pack("{s:s, s:s, s:s, s:b, s:s}", "form_title", forms_tr(&def->title, http_lang(req)),
+                  "resume_url", url, "action",
+                  arena_printf(http_arena(req), "/formulare/%s/%s/link", def->id, d->token),
+                  "anonymous", d->user_id == 0, "version", def->hash));
 }
 
 static int check_version(const struct forms_def *def, struct http_request *req,
@@ -670,8 +667,8 @@ static int step_post(struct http_request *req, struct kr_error *err)
         if (http_db(req, &conn, &e2) == KR_OK &&
             forms_submission_of_draft(conn, http_param(req, "draft"), http_arena(req), &token,
                                       &e2) == KR_OK)
-            return http_redirect(req, 303, arena_printf(http_arena(req), "/formulare/eingang/%s",
-                                                        token));
+            return http_redirect(req, 303,
+                                 arena_printf(http_arena(req), "/formulare/eingang/%s", token));
     }
     if (rc == KR_OK)
         rc = check_version(def, req, &d, err);
@@ -703,30 +700,29 @@ static int send_link(struct http_request *req, struct kr_error *err)
         return rc;
     const char *to = http_form(req, "email");
     if (!to || mail_address_check(to, NULL) != KR_OK) {
-        json_t *ctx = json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "form_title",
-                                forms_tr(&def->title, http_lang(req)), "resume_url", "", "action",
-                                arena_printf(http_arena(req), "/formulare/%s/%s/link", def->id,
-                                             d.token),
-                                "anonymous", 1, "email_error",
-                                http_message(req, "forms.error.email"), "email", to ? to : "");
+        json_t *ctx = json_pack(
+            "{s:s, s:s, s:s, s:b, s:s, s:s}", "form_title", forms_tr(&def->title, http_lang(req)),
+            "resume_url", "", "action",
+            arena_printf(http_arena(req), "/formulare/%s/%s/link", def->id, d.token), "anonymous",
+            1, "email_error", http_message(req, "forms.error.email"), "email", to ? to : "");
         return http_render(req, 400, "forms/saved", ctx);
     }
-    char *url = arena_printf(http_arena(req), "%s/formulare/%s/%s/%s",
-                             http_config(req)->public_url, def->id, d.token, def->steps[0].id);
+    char *url = arena_printf(http_arena(req), "%s/formulare/%s/%s/%s", http_config(req)->public_url,
+                             def->id, d.token, def->steps[0].id);
     char *text;
-    rc = http_render_string(req, "forms/mail/resume.txt",
-                            json_pack("{s:s, s:s}", "form_title",
-                                      forms_tr(&def->title, http_lang(req)), "url", url),
-                            &text, err);
+    rc = http_render_string(
+        req, "forms/mail/resume.txt",
+        json_pack("{s:s, s:s}", "form_title", forms_tr(&def->title, http_lang(req)), "url", url),
+        &text, err);
     if (rc)
         return rc;
-    struct mail_message m = {.to = to, .subject = http_message(req, "forms.saved.mail_subject"),
-                             .text = text};
+    struct mail_message m = {
+        .to = to, .subject = http_message(req, "forms.saved.mail_subject"), .text = text};
     if ((rc = mail_enqueue(conn, &m, NULL, err)))
         return rc;
-    return http_render(req, 200, "forms/link_sent",
-                       json_pack("{s:s, s:s}", "form_title",
-                                 forms_tr(&def->title, http_lang(req)), "email", to));
+    return http_render(
+        req, 200, "forms/link_sent",
+        json_pack("{s:s, s:s}", "form_title", forms_tr(&def->title, http_lang(req)), "email", to));
 }
 
 static int drafts_page(struct http_request *req, struct kr_error *err)
@@ -752,8 +748,9 @@ static int drafts_page(struct http_request *req, struct kr_error *err)
                                              forms_tr(&def->title, http_lang(req)), "url",
                                              step_url(req, def, &list[i], 0), "updated", when));
     }
-    return http_render(req, 200, "forms/drafts", json_pack("{s:o, s:b}", "drafts", arr,
-                                                           "has_drafts", json_array_size(arr) > 0));
+    return http_render(
+        req, 200, "forms/drafts",
+        json_pack("{s:o, s:b}", "drafts", arr, "has_drafts", json_array_size(arr) > 0));
 }
 
 static int done_page(struct http_request *req, struct kr_error *err)
@@ -761,8 +758,9 @@ static int done_page(struct http_request *req, struct kr_error *err)
     struct db_conn *conn;
     struct forms_submission sub;
     const char *token = http_param(req, "token");
-    int rc = token && strlen(token) == 32 ? http_db(req, &conn, err)
-                                          : kr_error_set(err, KR_ERR_NOT_FOUND, "no such submission");
+    int rc = token && strlen(token) == 32
+                 ? http_db(req, &conn, err)
+                 : kr_error_set(err, KR_ERR_NOT_FOUND, "no such submission");
     if (rc == KR_OK)
         rc = forms_submission_load(conn, token, 0, http_arena(req), &sub, err);
     if (rc)
@@ -771,13 +769,12 @@ static int done_page(struct http_request *req, struct kr_error *err)
     char when[32], fee[48];
     kr_time_format_local(sub.created_at, when, sizeof(when));
     forms_money_text(sub.fee_cents, http_lang(req), fee, sizeof(fee));
-    return http_render(req, 200, "forms/done",
-                       json_pack("{s:s, s:s, s:s, s:s?, s:s}", "form_title",
-                                 def ? forms_tr(&def->title, http_lang(req)) : sub.form_id,
-                                 "number", sub.number, "time", when, "fee",
-                                 sub.fee_cents ? fee : NULL, "receipt_url",
-                                 arena_printf(http_arena(req), "/formulare/eingang/%s/quittung.pdf",
-                                              sub.token)));
+    return http_render(
+        req, 200, "forms/done",
+        json_pack("{s:s, s:s, s:s, s:s?, s:s}", "form_title",
+                  def ? forms_tr(&def->title, http_lang(req)) : sub.form_id, "number", sub.number,
+                  "time", when, "fee", sub.fee_cents ? fee : NULL, "receipt_url",
+                  arena_printf(http_arena(req), "/formulare/eingang/%s/quittung.pdf", sub.token)));
 }
 
 static int send_pdf(struct http_request *req, struct buf *pdf, const char *name,
@@ -800,8 +797,9 @@ static int receipt_pdf(struct http_request *req, struct kr_error *err)
     struct db_conn *conn;
     struct forms_submission sub;
     const char *token = http_param(req, "token");
-    int rc = token && strlen(token) == 32 ? http_db(req, &conn, err)
-                                          : kr_error_set(err, KR_ERR_NOT_FOUND, "no such submission");
+    int rc = token && strlen(token) == 32
+                 ? http_db(req, &conn, err)
+                 : kr_error_set(err, KR_ERR_NOT_FOUND, "no such submission");
     if (rc == KR_OK)
         rc = forms_submission_load(conn, token, 0, http_arena(req), &sub, err);
     if (rc)
@@ -893,8 +891,8 @@ static int export_csv(struct http_request *req, const struct forms_def *def,
         for (size_t s = 0; s < def->step_count; s++)
             for (size_t i = 0; i < def->steps[s].field_count; i++) {
                 const struct forms_field *f = &def->steps[s].fields[i];
-                csv_cell(&b, forms_display(f, json_object_get(answers, f->id), "de",
-                                           http_arena(req)),
+                csv_cell(&b,
+                         forms_display(f, json_object_get(answers, f->id), "de", http_arena(req)),
                          s == def->step_count - 1 && i == def->steps[s].field_count - 1);
             }
         json_decref(answers);
@@ -930,20 +928,18 @@ static int export(struct http_request *req, const char *fmt, struct kr_error *er
     for (size_t k = 0; k < n; k++) {
         json_t *files = json_array();
         for (size_t i = 0; i < subs[k].file_count; i++)
-            json_array_append_new(files, json_pack("{s:s, s:s, s:s, s:s, s:I}", "field",
-                                                   subs[k].files[i].field, "name",
-                                                   subs[k].files[i].name, "type",
-                                                   subs[k].files[i].content_type, "sha256",
-                                                   subs[k].files[i].hash, "size",
-                                                   (json_int_t)subs[k].files[i].size));
+            json_array_append_new(
+                files,
+                json_pack("{s:s, s:s, s:s, s:s, s:I}", "field", subs[k].files[i].field, "name",
+                          subs[k].files[i].name, "type", subs[k].files[i].content_type, "sha256",
+                          subs[k].files[i].hash, "size", (json_int_t)subs[k].files[i].size));
         char when[32];
         kr_time_format_rfc3339(subs[k].created_at, when, sizeof(when));
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "number",
-                                             subs[k].number, "created_at", when, "version",
-                                             subs[k].version, "fee_cents",
-                                             (json_int_t)subs[k].fee_cents, "answers",
-                                             json_loads(subs[k].answers, 0, NULL), "files",
-                                             files));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "number", subs[k].number,
+                                        "created_at", when, "version", subs[k].version, "fee_cents",
+                                        (json_int_t)subs[k].fee_cents, "answers",
+                                        json_loads(subs[k].answers, 0, NULL), "files", files));
     }
     return http_json(req, 200, json_pack("{s:s, s:o}", "form", def->id, "submissions", arr));
 }
@@ -1003,8 +999,10 @@ int forms_http_routes(struct http_server *server, const struct kr_config *cfg, s
         return rc;
     for (size_t i = 0; i < forms_count(g.set); i++)
         if (forms_at(g.set, i)->routing == FORMS_ROUTE_WEBHOOK && !cfg->forms_webhook_secret[0])
-            return kr_error_set(err, KR_ERR_CONFIG, "%s: routed to a webhook, but "
-                                "forms_webhook_secret is not set", forms_at(g.set, i)->path);
+            return kr_error_set(err, KR_ERR_CONFIG,
+                                "%s: routed to a webhook, but "
+                                "forms_webhook_secret is not set",
+                                forms_at(g.set, i)->path);
     g.ttl = cfg->forms_draft_ttl;
     g.db = db;
     snprintf(g.secret, sizeof(g.secret), "%s", cfg->forms_webhook_secret);

@@ -94,8 +94,7 @@ int forms_receipt(const struct forms_def *def, const struct forms_submission *su
 static void blank_field(struct pdf_doc *doc, const struct forms_field *f, const char *lang)
 {
     char label[512];
-    snprintf(label, sizeof(label), "%s%s", forms_tr(&f->label, lang),
-             f->required ? " *" : "");
+    snprintf(label, sizeof(label), "%s%s", forms_tr(&f->label, lang), f->required ? " *" : "");
     if (f->option_count) {
         pdf_paragraph(doc, label);
         for (size_t i = 0; i < f->option_count; i++) {
@@ -121,8 +120,8 @@ static void blank_field(struct pdf_doc *doc, const struct forms_field *f, const 
     pdf_write_in(doc, label, f->type == FORMS_TEXTAREA ? 4 : f->type == FORMS_ADDRESS ? 2 : 1);
 }
 
-int forms_blank(const struct forms_def *def, const char *county, const char *lang,
-                struct buf *out, struct kr_error *err)
+int forms_blank(const struct forms_def *def, const char *county, const char *lang, struct buf *out,
+                struct kr_error *err)
 {
     struct pdf_doc *doc;
     struct pdf_page_header hdr = {.county = county,

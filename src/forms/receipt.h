@@ -17,7 +17,7 @@ int forms_receipt(const struct forms_def *def, const struct forms_submission *su
                   const char *county, const char *lang, struct buf *out,
                   struct kr_error *err) KR_MUST_CHECK;
 
-int forms_blank(const struct forms_def *def, const char *county, const char *lang,
-                struct buf *out, struct kr_error *err) KR_MUST_CHECK;
+int forms_blank(const struct forms_def *def, const char *county, const char *lang, struct buf *out,
+                struct kr_error *err) KR_MUST_CHECK;
 
 #endif

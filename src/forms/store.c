@@ -35,8 +35,7 @@ static void decref(void *p)
 /* ---- Drafts ------------------------------------------------------------------- */
 
 int forms_draft_create(struct db_conn *conn, const struct forms_def *def, int64_t user_id,
-                       int64_t ttl, struct arena *a, struct forms_draft *out,
-                       struct kr_error *err)
+                       int64_t ttl, struct arena *a, struct forms_draft *out, struct kr_error *err)
 {
     memset(out, 0, sizeof(*out));
     kr_random_hex(out->token, 16);
@@ -48,13 +47,14 @@ int forms_draft_create(struct db_conn *conn, const struct forms_def *def, int64_
     out->user_id = user_id;
     out->updated_at = kr_now();
     out->expires_at = out->updated_at + ttl;
-    return db_exec(conn,
-                   "INSERT INTO forms_draft (token, form_id, version, answers, done, user_id, "
-                   "created_at, updated_at, expires_at) VALUES ($1, $2, $3, '{}', 0, $4, $5, $5, $6)",
-                   DB_PARAMS(DB_TEXT(out->token), DB_TEXT(def->id), DB_TEXT(def->hash),
-                             user_id ? DB_INT(user_id) : DB_NULL, DB_INT(out->updated_at),
-                             DB_INT(out->expires_at)),
-                   NULL, err);
+    return db_exec(
+        conn,
+        "INSERT INTO forms_draft (token, form_id, version, answers, done, user_id, "
+        "created_at, updated_at, expires_at) VALUES ($1, $2, $3, '{}', 0, $4, $5, $5, $6)",
+        DB_PARAMS(DB_TEXT(out->token), DB_TEXT(def->id), DB_TEXT(def->hash),
+                  user_id ? DB_INT(user_id) : DB_NULL, DB_INT(out->updated_at),
+                  DB_INT(out->expires_at)),
+        NULL, err);
 }
 
 static int draft_row(struct db_stmt *st, struct arena *a, struct forms_draft *d,
@@ -134,13 +134,13 @@ int forms_draft_list(struct db_conn *conn, int64_t user_id, struct arena *a,
 
 int forms_draft_purge(struct db_conn *conn, int64_t now, int64_t *deleted, struct kr_error *err)
 {
-    return db_exec(conn, "DELETE FROM forms_draft WHERE expires_at <= $1",
-                   DB_PARAMS(DB_INT(now)), deleted, err);
+    return db_exec(conn, "DELETE FROM forms_draft WHERE expires_at <= $1", DB_PARAMS(DB_INT(now)),
+                   deleted, err);
 }
 
 /* ---- Submissions ------------------------------------------------------------------ */
 
-#define SUB_COLUMNS                                                                           \
+#define SUB_COLUMNS                                                                                \
     "id, number, token, form_id, version, answers, fee_cents, COALESCE(user_id, 0), created_at"
 
 static int load_files(struct db_conn *conn, struct arena *a, struct forms_submission *s,
@@ -280,8 +280,8 @@ static int route_email(struct db_conn *conn, const struct forms_def *def,
                def->title.de, def->id, s->number, fee, s->version, s->answers);
     int rc = buf_status(&body);
     if (rc == KR_OK) {
-        struct mail_message m = {.to = def->route_target, .subject = subject,
-                                 .text = buf_cstr(&body)};
+        struct mail_message m = {
+            .to = def->route_target, .subject = subject, .text = buf_cstr(&body)};
         rc = mail_enqueue(conn, &m, NULL, err);
     } else {
         kr_error_set(err, rc, "the e-mail is too large");
@@ -296,10 +296,10 @@ static int route(struct db_conn *conn, const struct forms_def *def,
     switch (def->routing) {
     case FORMS_ROUTE_EMAIL: return route_email(conn, def, s, err);
     case FORMS_ROUTE_WEBHOOK: {
-        json_t *body = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "submission", s->number,
-                                 "form", s->form_id, "version", s->version, "fee_cents",
-                                 (json_int_t)s->fee_cents, "created_at",
-                                 (json_int_t)s->created_at, "answers", "");
+        json_t *body =
+            json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "submission", s->number, "form", s->form_id,
+                      "version", s->version, "fee_cents", (json_int_t)s->fee_cents, "created_at",
+                      (json_int_t)s->created_at, "answers", "");
         json_t *answers = json_loads(s->answers, 0, NULL);
         char *text = NULL;
         if (body && answers) {
@@ -395,16 +395,15 @@ static int write_submission(struct db_conn *conn, const struct forms_def *def,
                             const struct forms_draft *d, const struct forms_submitter *who,
                             struct arena *a, struct forms_submission *s, struct kr_error *err)
 {
-    int rc = db_query_int64(conn,
-                            "INSERT INTO forms_submission (number, token, draft_token, form_id, "
-                            "version, answers, fee_cents, user_id, created_at) VALUES ($1, $1, "
-                            "$2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                            DB_PARAMS(DB_TEXT(s->token), DB_TEXT(d->token), DB_TEXT(def->id),
-                                      DB_TEXT(d->version), DB_TEXT(s->answers),
-                                      DB_INT(s->fee_cents),
-                                      who->user_id ? DB_INT(who->user_id) : DB_NULL,
-                                      DB_INT(s->created_at)),
-                            &s->id, err);
+    int rc = db_query_int64(
+        conn,
+        "INSERT INTO forms_submission (number, token, draft_token, form_id, "
+        "version, answers, fee_cents, user_id, created_at) VALUES ($1, $1, "
+        "$2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        DB_PARAMS(DB_TEXT(s->token), DB_TEXT(d->token), DB_TEXT(def->id), DB_TEXT(d->version),
+                  DB_TEXT(s->answers), DB_INT(s->fee_cents),
+                  who->user_id ? DB_INT(who->user_id) : DB_NULL, DB_INT(s->created_at)),
+        &s->id, err);
     if (rc)
         return rc;
     char number[40];
@@ -420,15 +419,17 @@ static int write_submission(struct db_conn *conn, const struct forms_def *def,
     for (size_t i = 0; rc == KR_OK && i < hook_count; i++)
         rc = hooks[i](conn, s, err);
     if (rc == KR_OK)
-        rc = db_exec(conn, "DELETE FROM forms_draft WHERE token = $1",
-                     DB_PARAMS(DB_TEXT(d->token)), NULL, err);
+        rc = db_exec(conn, "DELETE FROM forms_draft WHERE token = $1", DB_PARAMS(DB_TEXT(d->token)),
+                     NULL, err);
     if (rc == KR_OK) {
         char id[32];
         snprintf(id, sizeof(id), "%lld", (long long)s->id);
         json_t *details = json_pack("{s:s, s:s, s:s, s:I}", "form", def->id, "number", s->number,
                                     "version", s->version, "fee_cents", (json_int_t)s->fee_cents);
-        struct audit_event ev = {.actor = who->actor, .action = "form.submit",
-                                 .object_type = "form_submission", .object_id = id,
+        struct audit_event ev = {.actor = who->actor,
+                                 .action = "form.submit",
+                                 .object_type = "form_submission",
+                                 .object_id = id,
                                  .details = details};
         rc = details ? audit_append(conn, &ev, NULL, err)
                      : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
@@ -544,8 +545,8 @@ static int post(const char *url, const char *body, const char *secret, char *why
 
 #define WEBHOOK_MAX_ATTEMPTS 10
 
-int forms_webhook_send_due(struct db_conn *conn, const char *secret, unsigned max,
-                           unsigned *sent, struct kr_error *err)
+int forms_webhook_send_due(struct db_conn *conn, const char *secret, unsigned max, unsigned *sent,
+                           struct kr_error *err)
 {
     struct db_stmt *st;
     int64_t ids[32], attempts[32];
@@ -572,8 +573,9 @@ int forms_webhook_send_due(struct db_conn *conn, const char *secret, unsigned ma
         int64_t now = kr_now();
         bool ok = urls[i] && bodies[i] && post(urls[i], bodies[i], secret, why, sizeof(why)) == 0;
         int64_t next = now + ((int64_t)30 << (attempts[i] < 12 ? attempts[i] : 12));
-        const char *state = ok ? "sent" : attempts[i] + 1 >= WEBHOOK_MAX_ATTEMPTS ? "failed"
-                                                                                 : "queued";
+        const char *state = ok                                        ? "sent"
+                            : attempts[i] + 1 >= WEBHOOK_MAX_ATTEMPTS ? "failed"
+                                                                      : "queued";
         rc = db_exec(conn,
                      "UPDATE forms_webhook SET state = $2, attempts = attempts + 1, next_at = $3, "
                      "last_error = $4, sent_at = $5 WHERE id = $1",

@@ -13,8 +13,8 @@
 #define PAGE_W 595.28 /* A4 in points */
 #define PAGE_H 841.89
 #define MARGIN 56.0
-#define TOP 110.0    /* below the header */
-#define BOTTOM 60.0  /* above the footer */
+#define TOP 110.0   /* below the header */
+#define BOTTOM 60.0 /* above the footer */
 #define PDF_MAX (32 * 1024 * 1024)
 
 struct pdf_doc {

@@ -38,7 +38,8 @@ static const char good[] =
     "    {\"id\": \"two\", \"title\": \"Zwei\", \"skip_if\": \"copies > 5 and "
     "addr.city == 'X'\", \"fields\": [\n"
     "      {\"id\": \"kind\", \"type\": \"radio\", \"label\": \"Art\", \"options\": [\n"
-    "        {\"value\": \"a\", \"label\": \"A\"}, {\"value\": \"b\", \"label\": {\"de\": \"B\"}}]}\n"
+    "        {\"value\": \"a\", \"label\": \"A\"}, {\"value\": \"b\", \"label\": {\"de\": "
+    "\"B\"}}]}\n"
     "    ]}\n"
     "  ]\n"
     "}\n";

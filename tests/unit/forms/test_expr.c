@@ -43,7 +43,7 @@ static void lookup(void *ctx, const char *name, struct expr_value *out)
 static bool known(void *ctx, const char *name)
 {
     (void)ctx;
-    static const char *const names[] = {"copies", "price", "name",  "born",     "start",
+    static const char *const names[] = {"copies", "price", "name",        "born",     "start",
                                         "kinds",  "agree", "empty_field", "addr.city"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(names[i], name) == 0)
@@ -261,8 +261,8 @@ static void test_refs(void **state)
     struct arena *a = arena_new(0);
     struct kr_error err;
     struct expr *e;
-    assert_int_equal(expr_parse(a, "copies > 1 and name in kinds or years(born, start) > 3",
-                                known, NULL, &e, &err),
+    assert_int_equal(expr_parse(a, "copies > 1 and name in kinds or years(born, start) > 3", known,
+                                NULL, &e, &err),
                      KR_OK);
     size_t n = 0;
     expr_refs(e, collect, &n);
@@ -274,8 +274,8 @@ static void test_refs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),      cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_limits),      cmocka_unit_test(test_dates_money),
+        cmocka_unit_test(test_values), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_limits), cmocka_unit_test(test_dates_money),
         cmocka_unit_test(test_refs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
