@@ -27,7 +27,7 @@ enum bin_op {
     OP_MOD,
 };
 
-enum fn_id { FN_TODAY, FN_DATE, FN_YEARS, FN_COUNT, FN_EMPTY };
+enum fn_id { FN_TODAY, FN_DATE, FN_YEARS, FN_COUNT, FN_EMPTY, FN_IF };
 
 struct node {
     enum node_kind kind;
@@ -376,7 +376,7 @@ static struct node *parse_call(struct parser *p, const char *name, size_t tpos)
                {"date", FN_DATE, 1},
                {"years", FN_YEARS, 2},
                {"count", FN_COUNT, 1},
-               {"empty", FN_EMPTY, 1}};
+               {"empty", FN_EMPTY, 1}, {"if", FN_IF, 3}};
     size_t i = 0;
     while (i < sizeof(fns) / sizeof(fns[0]) && strcmp(fns[i].name, name) != 0)
         i++;
@@ -819,6 +819,11 @@ static int64_t full_years(int64_t a, int64_t b)
 static void eval_call(struct eval *ev, const struct node *n, struct expr_value *out)
 {
     struct expr_value x = null_value, y = null_value;
+    if (n->op == FN_IF) { /* only the chosen branch is evaluated */
+        eval_node(ev, n->kids[0], &x);
+        eval_node(ev, n->kids[x.type == EXPR_BOOL && x.i ? 1 : 2], out);
+        return;
+    }
     if (n->nkids > 0)
         eval_node(ev, n->kids[0], &x);
     if (n->nkids > 1)

@@ -10,7 +10,8 @@
  *   literals: 12 (number), 12.50 (money, cents), "text" 'text', true,
  *   false, null, [list, ...], date("2025-08-01")
  *   field references: name, address.postcode
- *   functions: today(), date(s), years(from, to), count(x), empty(x)
+ *   functions: today(), date(s), years(from, to), count(x), empty(x),
+ *   if(condition, then, else)
  *
  * Values are typed: null (unanswered), bool, number (int64), money (int64
  * cents; never floating point), date (days since 1970-01-01), string and

@@ -132,6 +132,9 @@ static void test_values(void **state)
         {"date('2025-02-30')", EXPR_NULL, 0 /* never reached: checked at parse */},
         {"copies > '3'", EXPR_BOOL, 0},
         {"1 or true", EXPR_BOOL, 1},
+        {"if(copies > 2, 10.00, 5.00) + 0.50", EXPR_MONEY, 1050},
+        {"if(empty_field, 1, 2)", EXPR_NUMBER, 2},
+        {"if(agree, if(copies == 3, 'a', 'b'), 'c') == 'a'", EXPR_BOOL, 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         if (strstr(cases[i].text, "02-30"))
