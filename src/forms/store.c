@@ -481,9 +481,11 @@ int forms_submit(struct db_conn *conn, const struct forms_def *def, const struct
     if (rc == KR_OK)
         return KR_OK;
     db_rollback(conn);
-    if (rc == KR_ERR_CONFLICT) { /* a concurrent retry of the same POST won */
-        kr_error_clear(err);
-        return existing(conn, d->token, a, out, err);
+    if (rc == KR_ERR_CONFLICT) { /* a concurrent retry of the same POST may have won */
+        struct kr_error first = *err;
+        if (existing(conn, d->token, a, out, err) == KR_OK)
+            return KR_OK;
+        *err = first;
     }
     return rc;
 }
