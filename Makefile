@@ -34,6 +34,7 @@ bench:
 	@scripts/install-deps --bench
 	bench/run
 	bench/einvoice
+	bench/forms
 
 # Long fuzzing session (FUZZ_SECONDS per target, default 300).
 fuzz:

@@ -126,8 +126,8 @@ static bool valid_id(const char *s, size_t max, bool dash)
 
 static bool reserved(const char *id)
 {
-    static const char *const words[] = {"true", "false", "null", "and",   "or",    "not",
-                                        "in",   "today", "date", "years", "count", "empty", "if"};
+    static const char *const words[] = {"true",  "false", "null",  "and",   "or",    "not", "in",
+                                        "today", "date",  "years", "count", "empty", "if"};
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (strcmp(words[i], id) == 0)
             return true;

@@ -372,11 +372,8 @@ static struct node *parse_call(struct parser *p, const char *name, size_t tpos)
         const char *name;
         int fn;
         size_t arity;
-    } fns[] = {{"today", FN_TODAY, 0},
-               {"date", FN_DATE, 1},
-               {"years", FN_YEARS, 2},
-               {"count", FN_COUNT, 1},
-               {"empty", FN_EMPTY, 1}, {"if", FN_IF, 3}};
+    } fns[] = {{"today", FN_TODAY, 0}, {"date", FN_DATE, 1},   {"years", FN_YEARS, 2},
+               {"count", FN_COUNT, 1}, {"empty", FN_EMPTY, 1}, {"if", FN_IF, 3}};
     size_t i = 0;
     while (i < sizeof(fns) / sizeof(fns[0]) && strcmp(fns[i].name, name) != 0)
         i++;

@@ -591,6 +591,33 @@ static int check_version(const struct forms_def *def, struct http_request *req,
     return KR_OK;
 }
 
+/*
+ * Without JavaScript a question that depends on an answer of the same page
+ * appears only after the page was sent.  Such newly shown fields are not
+ * errors yet: drop their "required" problems and report that the page must
+ * be shown again.
+ */
+static bool reveal(const struct forms_def *def, int s, json_t *before, struct forms_eval *ev,
+                   struct forms_problems *probs)
+{
+    struct forms_eval old;
+    forms_eval_init(&old, def, before, ev->a);
+    bool any = false;
+    const struct forms_step *st = &def->steps[s];
+    for (size_t i = 0; i < st->field_count; i++) {
+        const struct forms_field *f = &st->fields[i];
+        if (forms_field_visible(&old, f) || !forms_field_visible(ev, f))
+            continue;
+        any = true;
+        size_t k = 0;
+        for (size_t j = 0; j < probs->count; j++)
+            if (!(probs->items[j].def == f && strcmp(probs->items[j].code, "required") == 0))
+                probs->items[k++] = probs->items[j];
+        probs->count = k;
+    }
+    return any;
+}
+
 static int post_step(struct http_request *req, const struct forms_def *def, struct db_conn *conn,
                      struct forms_draft *d, int s, struct kr_error *err)
 {
@@ -611,10 +638,10 @@ static int post_step(struct http_request *req, const struct forms_def *def, stru
         json_decref(before);
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
     }
-    if (probs.count) {
-        /* Nothing of this POST is stored; the page shows what was sent. */
-        json_object_clear(d->answers);
-        json_object_update(d->answers, before);
+    bool revealed = reveal(def, s, before, &ev, &probs);
+    if (probs.count || revealed) {
+        /* Nothing of this POST is stored; the page shows what was sent
+         * (visibility follows the answers just sent). */
         json_decref(before);
         return show_step(req, def, d, s, http_form_fields(req), &probs);
     }
