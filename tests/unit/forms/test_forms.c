@@ -24,11 +24,13 @@ static const char def_text[] =
     "  {\"id\": \"start\", \"type\": \"date\", \"label\": \"S\"},\n"
     "  {\"id\": \"end\", \"type\": \"date\", \"label\": \"E\"},\n"
     "  {\"id\": \"iban\", \"type\": \"iban\", \"label\": \"I\"},\n"
-    "  {\"id\": \"mail\", \"type\": \"email\", \"label\": \"M\", \"required_if\": \"copies > 5\"},\n"
+    "  {\"id\": \"mail\", \"type\": \"email\", \"label\": \"M\", \"required_if\": \"copies > "
+    "5\"},\n"
     "  {\"id\": \"kind\", \"type\": \"checkbox\", \"label\": \"K\", \"options\": [\n"
     "    {\"value\": \"x\", \"label\": \"X\"}, {\"value\": \"y\", \"label\": \"Y\"}]},\n"
     "  {\"id\": \"price\", \"type\": \"money\", \"label\": \"P\", \"max\": \"100.00\"},\n"
-    "  {\"id\": \"total\", \"type\": \"computed\", \"label\": \"T\", \"value\": \"price * copies\"},\n"
+    "  {\"id\": \"total\", \"type\": \"computed\", \"label\": \"T\", \"value\": \"price * "
+    "copies\"},\n"
     "  {\"id\": \"rows\", \"type\": \"group\", \"label\": \"R\", \"max_rows\": 2, \"fields\": [\n"
     "    {\"id\": \"who\", \"type\": \"text\", \"label\": \"W\", \"required\": true}]}\n"
     " ], \"checks\": [{\"field\": \"end\", \"rule\": \"end > start\", \"message\": \"after\"}]},\n"
@@ -112,8 +114,8 @@ static void test_read_and_check(void **state)
               "&price=100.01&rows.rows=10000",
               &p);
     static const char *const want[][2] = {
-        {"copies", "number"}, {"start", "date"},  {"iban", "iban"},          {"mail", "email"},
-        {"kind", "option"},   {"price", "max"},   {"rows", "too_many_rows"},
+        {"copies", "number"}, {"start", "date"}, {"iban", "iban"},          {"mail", "email"},
+        {"kind", "option"},   {"price", "max"},  {"rows", "too_many_rows"},
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!has(&p, want[i][0], want[i][1]))
@@ -155,8 +157,12 @@ static void test_iban(void **state)
     static const char *const good[] = {"DE89370400440532013000", "de89 3704 0044 0532 0130 00",
                                        "GB82WEST12345698765432", "AT611904300234573201",
                                        "NL91ABNA0417164300"};
-    static const char *const bad[] = {"DE89370400440532013001", "DE8937040044053201300",
-                                      "XX89370400440532013000", "DE89-3704", "", "DE"};
+    static const char *const bad[] = {"DE89370400440532013001",
+                                      "DE8937040044053201300",
+                                      "XX89370400440532013000",
+                                      "DE89-3704",
+                                      "",
+                                      "DE"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_true(forms_iban_valid(good[i], out, sizeof(out)));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
