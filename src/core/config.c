@@ -308,6 +308,7 @@ static const struct key_def keys[] = {
              "OpenID Connect: client authentication at the token endpoint, "
              "client_secret_basic or client_secret_post."),
     /* Form server (src/forms, docs/forms.md). */
+    TEXT_KEY(forms_dir, "", "Directory of the form definitions (*.json); empty: share_dir/forms."),
     {{"forms_draft_ttl", "30d",
       "How long a form draft is kept after its last change; expired drafts are deleted."},
      K_DURATION,

@@ -85,7 +85,8 @@ struct kr_config {
     char oidc_acr_map[1024];
     char oidc_auth_method[32];
     /* Form server (src/forms, docs/forms.md). */
-    unsigned forms_draft_ttl;       /* seconds */
+    char forms_dir[KR_CONFIG_PATH_MAX]; /* "": share_dir/forms */
+    unsigned forms_draft_ttl;           /* seconds */
     char forms_webhook_secret[256];
     char forms_clamd_socket[KR_CONFIG_PATH_MAX];
 };

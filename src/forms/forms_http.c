@@ -738,7 +738,7 @@ static int send_link(struct http_request *req, struct kr_error *err)
                              def->id, d.token, def->steps[0].id);
     char *text;
     rc = http_render_string(
-        req, "forms/mail/resume.txt",
+        req, "forms/mail/resume",
         json_pack("{s:s, s:s}", "form_title", forms_tr(&def->title, http_lang(req)), "url", url),
         &text, err);
     if (rc)
@@ -1020,7 +1020,10 @@ int forms_http_routes(struct http_server *server, const struct kr_config *cfg, s
                       struct kr_error *err)
 {
     char dir[KR_CONFIG_PATH_MAX + 16];
-    snprintf(dir, sizeof(dir), "%s/forms", cfg->share_dir);
+    if (cfg->forms_dir[0])
+        snprintf(dir, sizeof(dir), "%s", cfg->forms_dir);
+    else
+        snprintf(dir, sizeof(dir), "%s/forms", cfg->share_dir);
     int rc = forms_set_load(dir, &g.set, err);
     if (rc)
         return rc;

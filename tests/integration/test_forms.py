@@ -236,5 +236,153 @@ class FormsTest(unittest.TestCase):
         self.assertEqual(c.get("/formulare").status, 200)
 
 
+
+
+SMALL = {
+    "title": "Klein", "steps": [{"id": "a", "title": "A", "fields": [
+        {"id": "name", "type": "text", "label": "Name", "required": True},
+        {"id": "copies", "type": "number", "label": "Anzahl", "required": True}]}],
+    "fee": "12.50 * copies",
+}
+
+
+class RoutingTest(unittest.TestCase):
+    """E-mail and webhook routing, the office export, drafts of accounts
+    and the resume link by mail, with forms from a directory of the test."""
+
+    @classmethod
+    def setUpClass(cls):
+        import http.server
+        import threading
+        cls.received = []
+
+        class Hook(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                cls.received.append((self.headers["X-Kreisel-Signature"], body))
+                self.send_response(200 if len(cls.received) > 1 else 503)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        cls.hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+        threading.Thread(target=cls.hook.serve_forever, daemon=True).start()
+        cls.dir = tempfile.mkdtemp()
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        shutil.copy(os.path.join(root, "forms", "kita-platz.json"), cls.dir)
+        for name, routing in [("per-mail", {"type": "email", "email": "amt@example.org"}),
+                              ("per-hook", {"type": "webhook", "url": "http://127.0.0.1:%d/in"
+                                            % cls.hook.server_port})]:
+            d = dict(SMALL, id=name, routing=routing, unit="36.1")
+            with open(os.path.join(cls.dir, name + ".json"), "w") as f:
+                json.dump(d, f)
+        cls.db = Database()
+        seed(cls.db)
+        out = run_cli(cls.db, "user", "add", "--login", "k.forms", "--name", "K", "--unit",
+                      "36.1", "--role", "clerk", "--password-stdin",
+                      stdin="Formular-Sachbearbeitung-2026\n")
+        assert out.returncode == 0, out.stderr
+        out = run_cli(cls.db, "user", "add", "--login", "k.other", "--name", "O", "--unit",
+                      "51.1", "--role", "clerk", "--password-stdin",
+                      stdin="Formular-Sachbearbeitung-2026\n")
+        assert out.returncode == 0, out.stderr
+        cls.server = Server(cls.db, env={"KREISEL_FORMS_DIR": cls.dir,
+                                         "KREISEL_FORMS_WEBHOOK_SECRET": "geheim"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.db.drop()
+        cls.hook.shutdown()
+        shutil.rmtree(cls.dir)
+
+    def submit_small(self, form, name="Anna"):
+        c = FormClient(self.server)
+        c.get("/formulare/" + form)
+        url = c.post("/formulare/" + form).headers["location"]
+        page = c.get(url)
+        v = re.search(r'name="v" value="([0-9a-f]{64})"', page.text).group(1)
+        r = c.post_pairs(url, [("v", v), ("name", name), ("copies", "2")])
+        self.assertEqual(r.status, 303, r.text[:2000])
+        base = url.rsplit("/", 1)[0]
+        r = c.post_pairs(base + "/pruefen", [("v", v)])
+        self.assertEqual(r.status, 303, r.text[:2000])
+        return c, r.headers["location"]
+
+    def test_email_routing(self):
+        self.submit_small("per-mail", "Mailprobe")
+        rows = self.db.sql("SELECT recipient, subject, body FROM mail_message "
+                           "WHERE recipient = 'amt@example.org'")
+        self.assertIn("Neuer Antrag F-", rows)
+        self.assertIn("Mailprobe", rows)
+        self.assertIn("25.00 EUR", rows)
+
+    def test_webhook_routing_signed_and_retried(self):
+        import hashlib
+        import hmac
+        import time
+        self.submit_small("per-hook", "Hookprobe")
+        # The first delivery gets 503 and is retried with backoff; make it due now.
+        deadline = time.time() + 15
+        while not self.received and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertTrue(self.received, "no webhook delivery")
+        self.db.sql("UPDATE forms_webhook SET next_at = 0 WHERE state = 'queued'")
+        deadline = time.time() + 15
+        while len(self.received) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(len(self.received), 2)
+        sig, body = self.received[-1]
+        want = "sha256=" + hmac.new(b"geheim", body, hashlib.sha256).hexdigest()
+        self.assertEqual(sig, want)
+        doc = json.loads(body)
+        self.assertEqual(doc["form"], "per-hook")
+        self.assertEqual(doc["answers"]["name"], "Hookprobe")
+        self.assertEqual(doc["fee_cents"], 2500)
+        deadline = time.time() + 5
+        while time.time() < deadline and "sent" not in self.db.sql(
+                "SELECT state FROM forms_webhook"):
+            time.sleep(0.2)
+        self.assertIn("sent", self.db.sql("SELECT state FROM forms_webhook"))
+
+    def test_export_for_the_unit_only(self):
+        self.submit_small("per-mail", "Exportprobe")
+        anon = FormClient(self.server)
+        self.assertEqual(anon.get("/verwaltung/formulare/per-mail/einreichungen.json").status, 401)
+        other = FormClient(self.server)
+        other.login("k.other", "Formular-Sachbearbeitung-2026")
+        self.assertEqual(other.get("/verwaltung/formulare/per-mail/einreichungen.json").status,
+                         403)
+        clerk = FormClient(self.server)
+        clerk.login("k.forms", "Formular-Sachbearbeitung-2026")
+        r = clerk.get("/verwaltung/formulare/per-mail/einreichungen.json")
+        self.assertEqual(r.status, 200, r.text[:500])
+        subs = r.json()["submissions"]
+        self.assertTrue(any(s["answers"]["name"] == "Exportprobe" for s in subs))
+        self.assertTrue(all(s["fee_cents"] == 2500 for s in subs))
+        r = clerk.get("/verwaltung/formulare/per-mail/einreichungen.csv")
+        self.assertEqual(r.status, 200)
+        self.assertIn('"Exportprobe"', r.text)
+        self.assertTrue(r.text.startswith('"Nummer";"Eingang"'))
+
+    def test_resume_link_by_mail(self):
+        c = FormClient(self.server)
+        c.get("/formulare/per-mail")
+        url = c.post("/formulare/per-mail").headers["location"]
+        page = c.get(url)
+        v = re.search(r'name="v" value="([0-9a-f]{64})"', page.text).group(1)
+        r = c.post_pairs(url, [("v", v), ("name", "Halb"), ("action", "save")])
+        self.assertEqual(r.status, 200)
+        base = url.rsplit("/", 1)[0]
+        r = c.post_pairs(base + "/link", [("email", "kein-mail")])
+        self.assertEqual(r.status, 400)
+        self.assertIn('id="email-error"', r.text)
+        r = c.post_pairs(base + "/link", [("email", "anna@example.org")])
+        self.assertEqual(r.status, 200, r.text[:1000])
+        body = self.db.sql("SELECT body FROM mail_message WHERE recipient = 'anna@example.org'")
+        self.assertIn(url, body)
+
+
 if __name__ == "__main__":
     unittest.main()
