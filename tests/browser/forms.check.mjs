@@ -46,9 +46,9 @@ const FORMS = {
   'kfz-wunschkennzeichen': [
     [['select', 'district', 'MU'], ['fill', 'letters', 'AB'], ['fill', 'digits', '123'],
      ['check', 'electric-nein']],
-    [['check', 'vehicle'], ['check', 'registered']],
-    [['fill', 'current_plate', 'MU-XY 9'], ['fill', 'keeper', 'Anna Muster'],
+    [['check', 'vehicle'], ['check', 'registered'], ['fill', 'keeper', 'Anna Muster'],
      ['fill', 'email', 'anna@example.org']],
+    [['fill', 'current_plate', 'MU-XY 9']],
   ],
   'fischerei-fischereischein': [
     [['fill', 'name', 'Anna Muster'], ['fill', 'born', '1990-01-01'],
