@@ -20,6 +20,7 @@
 #include "accounts/accounts_http.h"
 #include "accounts/export.h"
 #include "audit/audit.h"
+#include "blob/blob.h"
 #include "catalogue/catalogue.h"
 #include "catalogue/catalogue_http.h"
 #include "core/buf.h"
@@ -107,7 +108,18 @@ struct context {
     const char *config_path;
     struct kr_config cfg;
     struct db *db;
+    struct blob_store *blobs; /* file contents, DATA_DIR/blobs; closed at exit */
 };
+
+/* The blob store of uploaded and generated files (blob.h). */
+static int open_blobs(struct context *ctx, struct kr_error *err)
+{
+    char dir[KR_CONFIG_PATH_MAX + 8];
+    int n = snprintf(dir, sizeof(dir), "%s/blobs", ctx->cfg.data_dir);
+    if (n < 0 || (size_t)n >= sizeof(dir))
+        return kr_error_set(err, KR_ERR_CONFIG, "data_dir is too long");
+    return ctx->blobs ? KR_OK : blob_store_open(dir, &ctx->blobs, err);
+}
 
 static int load_config(struct context *ctx, struct kr_error *err)
 {
@@ -203,9 +215,12 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
 {
     struct http_server *server;
     struct mail_sender *mail = NULL;
-    int rc = http_server_new(&server, &ctx->cfg, ctx->db, tpl, err);
+    int rc = open_blobs(ctx, err);
+    if (rc == KR_OK)
+        rc = http_server_new(&server, &ctx->cfg, ctx->db, tpl, err);
     if (rc)
         return rc;
+    http_server_set_blobs(server, ctx->blobs);
     rc = register_modules(ctx, server, err);
     if (rc == KR_OK)
         rc = mail_sender_start(&ctx->cfg, ctx->db, &mail, err);
@@ -1173,6 +1188,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[optind], commands[i].name) == 0) {
             int rc = commands[i].fn(&ctx, argc - optind, argv + optind);
             db_free(ctx.db);
+            blob_store_close(ctx.blobs);
             return rc;
         }
     }

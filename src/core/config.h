@@ -50,6 +50,9 @@ struct kr_config {
     unsigned db_pool_size; /* (0 in the file: threads + 2) */
     unsigned max_connections;
     size_t max_body_size;
+    size_t upload_max_file_size;
+    size_t upload_max_request_size;
+    unsigned upload_max_files;
     size_t max_header_size;
     unsigned request_timeout;      /* seconds */
     unsigned shutdown_timeout;     /* seconds */

@@ -101,9 +101,7 @@ int http_route_upload(struct http_server *server, unsigned methods, const char *
                       http_handler handler, unsigned flags, const struct http_upload_limits *limits,
                       struct kr_error *err) KR_MUST_CHECK;
 
-/* The blob store uploads are written to; set once before start (owned by
- * the caller, who closes it after http_server_free). */
-void http_server_set_blobs(struct http_server *server, struct blob_store *blobs);
+/* The blob store of the server (http_server_set_blobs in server.h). */
 struct blob_store *http_blobs(const struct http_request *req);
 
 /*

@@ -35,6 +35,7 @@ struct http_server {
     struct static_files *statics;
     struct metrics *metrics;
     struct MHD_Daemon *daemon;
+    struct blob_store *blobs; /* for uploads; owned by the caller */
     atomic_int in_flight;
     atomic_bool stopping;
     char county_name[2][128]; /* [0] German, [1] English */
@@ -74,6 +75,7 @@ struct http_request {
     size_t body_discarded;
     bool body_too_large;
     struct text_pairs form;
+    struct upload_state *upload; /* multipart body in progress, or NULL */
 
     struct router_match match;
     unsigned route_index; /* router_count() when no route matched */
@@ -114,6 +116,17 @@ void http_respond_error(struct http_request *req, int code, const struct kr_erro
                         unsigned allow);
 enum MHD_Result http_queue(struct http_request *req);
 void http_reset_response(struct http_request *req);
+
+/* upload.c: streamed multipart/form-data (see http_route_upload).
+ * begin: after the route is known (KR_OK also when the body is not
+ * multipart); feed: each body chunk (the first error's code); finish:
+ * before the handler, fills req->form; release: when the request ends. */
+struct upload_state;
+int http_upload_begin(struct http_request *req, struct kr_error *err);
+int64_t http_upload_max_total(const struct http_request *req);
+int http_upload_feed(struct http_request *req, const char *data, size_t len);
+int http_upload_finish(struct http_request *req, struct kr_error *err);
+void http_upload_release(struct http_request *req);
 
 /* ops.c: /healthz, /readyz, /metrics, /static, /api/v1 */
 int http_ops_routes(struct http_server *server, struct kr_error *err);

@@ -144,6 +144,13 @@ int router_add(struct router *r, unsigned methods, const char *pattern, http_han
     return KR_OK;
 }
 
+void router_last_accepts_uploads(struct router *r, const struct http_upload_limits *limits)
+{
+    struct route_info *info = &r->routes[r->count - 1]->info;
+    info->uploads = true;
+    info->upload = *limits;
+}
+
 size_t router_count(const struct router *r)
 {
     return r->count;

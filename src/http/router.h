@@ -31,6 +31,8 @@ struct route_info {
     unsigned methods;
     unsigned flags;
     unsigned index; /* 0..router_count()-1, for per-route metrics */
+    bool uploads;   /* accepts multipart/form-data (http_route_upload) */
+    struct http_upload_limits upload;
 };
 
 struct router_match {
@@ -48,6 +50,9 @@ void router_free(struct router *r);
 /* Add a route (see http_route). */
 int router_add(struct router *r, unsigned methods, const char *pattern, http_handler handler,
                unsigned flags, struct kr_error *err) KR_MUST_CHECK;
+
+/* Let the route added last accept uploads with these limits. */
+void router_last_accepts_uploads(struct router *r, const struct http_upload_limits *limits);
 
 /* Number of routes; route_info of each by index. */
 size_t router_count(const struct router *r);

@@ -234,15 +234,17 @@ static int begin(struct http_request *req, const char *method)
     }
 
     const char *cl = http_header(req, "Content-Length");
-    int64_t length;
-    if (cl && kr_parse_int64(cl, 0, INT64_MAX, &length) == KR_OK &&
-        (uint64_t)length > s->cfg->max_body_size) {
-        rc = kr_error_set(&err, KR_ERR_TOO_LARGE, "the request body is larger than %zu bytes",
-                          s->cfg->max_body_size);
+    int64_t length, max = http_upload_max_total(req);
+    if (cl && kr_parse_int64(cl, 0, INT64_MAX, &length) == KR_OK && length > max) {
+        rc = kr_error_set(&err, KR_ERR_TOO_LARGE, "the request body is larger than %lld bytes",
+                          (long long)max);
         http_respond_error(req, rc, &err, 0);
         return rc;
     }
-    return KR_OK;
+    rc = http_upload_begin(req, &err);
+    if (rc)
+        http_respond_error(req, rc, &err, 0);
+    return rc;
 }
 
 /* ---- Dispatch ------------------------------------------------------------- */
@@ -265,7 +267,11 @@ static bool is_api(const struct http_request *req)
 static int prepare_body(struct http_request *req, struct kr_error *err)
 {
     const char *ctype = http_header(req, "Content-Type");
-    if (req->body.len > 0 || is_form(ctype)) {
+    if (req->upload) {
+        int rc = http_upload_finish(req, err); /* the text fields become req->form */
+        if (rc)
+            return rc;
+    } else if (req->body.len > 0 || is_form(ctype)) {
         if (is_form(ctype)) {
             int rc = text_parse_urlencoded(req->arena, buf_cstr(&req->body), req->body.len,
                                            HTTP_MAX_FIELDS, &req->form, err);
@@ -288,7 +294,9 @@ static void dispatch(struct http_request *req)
     struct kr_error err;
     kr_error_clear(&err);
     int rc;
-    if (req->body_too_large)
+    if (req->body_too_large && req->upload)
+        rc = http_upload_finish(req, &err); /* reports the upload's first error */
+    else if (req->body_too_large)
         rc = kr_error_set(&err, KR_ERR_TOO_LARGE, "the request body is larger than %zu bytes",
                           req->server->cfg->max_body_size);
     else
@@ -337,6 +345,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->state == REQ_DONE) {
         /* Answered early; swallow what the client still sends. */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0 && req->upload && !req->body_too_large) {
+        /* Streamed: after the first error the rest is drained like an
+         * over-long body, then dispatch answers with the error. */
+        if (http_upload_feed(req, upload_data, *upload_data_size) != KR_OK)
+            req->body_too_large = true;
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -389,6 +405,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     metrics_observe(s->metrics, req->route_index, req->status, duration);
     log_access(req, duration);
     db_release(req->db_conn);
+    http_upload_release(req); /* uploads not kept are deleted */
     buf_release(&req->body);
     if (req->out_body && !req->out_static)
         free(req->out_body); /* built but never handed to MHD (see http_queue) */

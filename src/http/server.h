@@ -15,6 +15,7 @@
 #ifndef KR_HTTP_SERVER_H
 #define KR_HTTP_SERVER_H
 
+#include "blob/blob.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "db/db.h"
@@ -33,6 +34,10 @@ unsigned http_server_port(const struct http_server *server);
 
 /* Graceful stop; safe to call once after a successful start. */
 void http_server_stop(struct http_server *server);
+
+/* The blob store uploads are written to (blob.h); set once before start.
+ * Owned by the caller, who closes it after http_server_free. */
+void http_server_set_blobs(struct http_server *server, struct blob_store *blobs);
 
 void http_server_free(struct http_server *server);
 
