@@ -180,6 +180,12 @@ static int problem(struct forms_eval *ev, struct forms_problems *p, const char *
     return KR_OK;
 }
 
+int forms_problem_add(struct forms_eval *ev, struct forms_problems *probs, const char *field,
+                      const char *code, const struct forms_field *def)
+{
+    return problem(ev, probs, field, code, NULL, def);
+}
+
 /* ---- Formats -------------------------------------------------------------------- */
 
 static const struct {

@@ -198,6 +198,11 @@ struct forms_problems {
     size_t count, cap;
 };
 
+/* Append a problem (for checks made outside this module, e.g. uploads).
+ * KR_OK or KR_ERR_NOMEM. */
+int forms_problem_add(struct forms_eval *ev, struct forms_problems *probs, const char *field,
+                      const char *code, const struct forms_field *def) KR_MUST_CHECK;
+
 /*
  * Read the posted values of step from fields (the decoded form body) into
  * answers (replacing that step's answers), checking formats and limits

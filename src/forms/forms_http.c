@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "forms/receipt.h"
+#include "forms/upload.h"
 #include "http/http.h"
 #include "mail/mail.h"
 
@@ -591,6 +592,101 @@ static int check_version(const struct forms_def *def, struct http_request *req,
     return KR_OK;
 }
 
+#define MAX_UPLOADS 32
+
+static int upload_problem(struct forms_eval *ev, struct forms_problems *probs,
+                          const struct forms_field *f, const char *code)
+{
+    return forms_problem_add(ev, probs, f->id, code, f);
+}
+
+/* Check one uploaded file against its field; NULL when it may be kept,
+ * else the problem code. */
+static const char *check_upload(struct http_request *req, const struct http_upload *up,
+                                const struct forms_field *f, char *mime, size_t size)
+{
+    struct kr_error err;
+    if (up->too_large || up->blob.size > f->max_size || !up->path)
+        return "file_size";
+    if (forms_sniff(up->path, mime, size, &err) != KR_OK)
+        return "file_type";
+    bool ok = false;
+    for (size_t k = 0; k < f->accept_count; k++)
+        ok |= strcmp(f->accept[k], mime) == 0;
+    if (!ok)
+        return "file_type";
+    if (!g.clamd[0])
+        return NULL;
+    bool infected = false;
+    char sig[128] = "";
+    if (forms_clamd_scan(g.clamd, up->path, &infected, sig, sizeof(sig), &err) != KR_OK) {
+        kr_log(KR_LOG_WARN, "forms_scan_failed", "%s (%s)", err.message, err.detail);
+        return "scan";
+    }
+    if (infected) {
+        kr_log(KR_LOG_WARN, "forms_virus_found", "request %s: %s in an upload",
+               http_request_id(req), sig);
+        return "virus";
+    }
+    return NULL;
+}
+
+/*
+ * The files sent with a step: each is checked (size, type by content,
+ * virus scan) and listed in the answers of its field, replacing the files
+ * sent before; keep[] gets the upload indexes to commit to the blob store
+ * once the step is stored.
+ */
+static int read_uploads(struct http_request *req, const struct forms_def *def, int s,
+                        struct forms_eval *ev, struct forms_problems *probs, size_t *keep,
+                        size_t *nkeep)
+{
+    size_t n;
+    const struct http_upload *up = http_uploads(req, &n);
+    json_t *fresh = json_object();
+    int rc = KR_OK;
+    *nkeep = 0;
+    for (size_t i = 0; i < n && rc == KR_OK; i++) {
+        const struct forms_field *f = forms_field_find(def, up[i].field);
+        if (!f || f->type != FORMS_FILE || f->step != s || f->group || i >= MAX_UPLOADS) {
+            rc = upload_problem(ev, probs, &def->steps[s].fields[0], "tampered");
+            continue;
+        }
+        json_t *arr = json_object_get(fresh, f->id);
+        if (!arr)
+            json_object_set_new(fresh, f->id, arr = json_array());
+        char mime[128];
+        const char *code = json_array_size(arr) >= f->max_files
+                               ? "file_count"
+                               : check_upload(req, &up[i], f, mime, sizeof(mime));
+        if (code) {
+            rc = upload_problem(ev, probs, f, code);
+            continue;
+        }
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:s}", "name",
+                                             up[i].filename[0] ? up[i].filename : "datei", "hash",
+                                             up[i].blob.hash, "size", (json_int_t)up[i].blob.size,
+                                             "type", mime));
+        keep[(*nkeep)++] = i;
+    }
+    const char *key;
+    json_t *arr;
+    json_object_foreach(fresh, key, arr) json_object_set(ev->answers, key, arr);
+    json_decref(fresh);
+    return rc;
+}
+
+static int keep_uploads(struct http_request *req, const size_t *keep, size_t n,
+                        struct kr_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = http_upload_keep(req, keep[i], err);
+        if (rc)
+            return rc;
+    }
+    return KR_OK;
+}
+
 /*
  * Without JavaScript a question that depends on an answer of the same page
  * appears only after the page was sent.  Such newly shown fields are not
@@ -631,7 +727,10 @@ static int post_step(struct http_request *req, const struct forms_def *def, stru
     struct forms_problems probs = {0};
     forms_eval_init(&ev, def, d->answers, http_arena(req));
     json_t *before = json_deep_copy(d->answers);
-    int rc = forms_read_step(&ev, s, http_form_fields(req), &probs);
+    size_t keep[MAX_UPLOADS], nkeep = 0;
+    int rc = read_uploads(req, def, s, &ev, &probs, keep, &nkeep);
+    if (rc == KR_OK)
+        rc = forms_read_step(&ev, s, http_form_fields(req), &probs);
     if (rc == KR_OK && strcmp(action, "save") != 0)
         rc = forms_check_step(&ev, s, &probs);
     if (rc) {
@@ -641,7 +740,16 @@ static int post_step(struct http_request *req, const struct forms_def *def, stru
     bool revealed = reveal(def, s, before, &ev, &probs);
     if (probs.count || revealed) {
         /* Nothing of this POST is stored; the page shows what was sent
-         * (visibility follows the answers just sent). */
+         * (visibility follows the answers just sent; files not kept are
+         * not listed). */
+        for (size_t i = 0; i < def->steps[s].field_count; i++) {
+            const struct forms_field *f = &def->steps[s].fields[i];
+            json_t *old = json_object_get(before, f->id);
+            if (f->type == FORMS_FILE && old)
+                json_object_set(d->answers, f->id, old);
+            else if (f->type == FORMS_FILE)
+                json_object_del(d->answers, f->id);
+        }
         json_decref(before);
         return show_step(req, def, d, s, http_form_fields(req), &probs);
     }
@@ -651,7 +759,7 @@ static int post_step(struct http_request *req, const struct forms_def *def, stru
     const struct account_user *u = http_user(req);
     if (!d->user_id && u)
         d->user_id = u->id;
-    if ((rc = forms_draft_save(conn, d, g.ttl, err)))
+    if ((rc = keep_uploads(req, keep, nkeep, err)) || (rc = forms_draft_save(conn, d, g.ttl, err)))
         return rc;
     if (strcmp(action, "save") == 0)
         return save_page(req, def, d);
@@ -1053,10 +1161,16 @@ int forms_http_routes(struct http_server *server, const struct kr_config *cfg, s
         {HTTP_POST, "/formulare/:form/:draft/link", send_link},
         {HTTP_GET, "/verwaltung/formulare/:form/einreichungen.json", export_json},
         {HTTP_GET, "/verwaltung/formulare/:form/einreichungen.csv", export_csv_page},
-        {HTTP_POST, "/formulare/:form/:draft/:step", step_post},
     };
     for (size_t i = 0; rc == KR_OK && i < KR_ARRAY_LEN(routes); i++)
         rc = http_route(server, routes[i].m, routes[i].path, routes[i].h, 0, err);
+    /* Steps with file fields post multipart/form-data; the others urlencoded. */
+    struct http_upload_limits limits = {.max_files = 16};
+    if (rc == KR_OK)
+        rc = http_route_upload(server, HTTP_POST, "/formulare/:form/:draft/:step", step_post, 0,
+                               &limits, err);
+    if (rc == KR_OK)
+        rc = forms_magic_init(err);
     if (rc == KR_OK && pthread_create(&g.worker, NULL, worker, NULL) != 0)
         rc = kr_error_set(err, KR_ERR_INTERNAL, "cannot start the forms worker");
     g.running = rc == KR_OK;
@@ -1075,4 +1189,5 @@ void forms_http_shutdown(void)
     }
     forms_set_free(g.set);
     g.set = NULL;
+    forms_magic_release();
 }

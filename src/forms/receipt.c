@@ -44,9 +44,12 @@ static void files_of(struct pdf_doc *doc, const struct forms_submission *sub, co
     pdf_heading(doc, 2, en(lang) ? "Attached files" : "Angehängte Dateien");
     for (size_t i = 0; i < sub->file_count; i++) {
         char line[256];
-        snprintf(line, sizeof(line), "%lld Bytes, %s\nSHA-256: %s", (long long)sub->files[i].size,
-                 sub->files[i].content_type, sub->files[i].hash);
+        snprintf(line, sizeof(line), "%lld Bytes, %s", (long long)sub->files[i].size,
+                 sub->files[i].content_type);
         pdf_row(doc, sub->files[i].name, line);
+        /* The hash on a line of its own, so that it is never wrapped. */
+        snprintf(line, sizeof(line), "SHA-256: %s", sub->files[i].hash);
+        pdf_note(doc, line);
     }
 }
 

@@ -384,5 +384,165 @@ class RoutingTest(unittest.TestCase):
         self.assertIn(url, body)
 
 
+PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+       b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+       b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
+       b"trailer<</Root 1 0 R>>\n%%EOF\n")
+EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
+
+
+def multipart(fields, files):
+    """(body, content type) of multipart/form-data; files: (name, filename, bytes)."""
+    boundary = "----kreiselformstest"
+    out = []
+    for k, v in fields:
+        out.append(("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+                    % (boundary, k, v)).encode())
+    for name, filename, data in files:
+        out.append(("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                    "Content-Type: application/pdf\r\n\r\n" % (boundary, name, filename)).encode()
+                   + data + b"\r\n")
+    out.append(("--%s--\r\n" % boundary).encode())
+    return b"".join(out), "multipart/form-data; boundary=" + boundary
+
+
+class ClamdDouble:
+    """A tiny stand-in for clamd's INSTREAM protocol on a Unix socket (the
+    real clamav-daemon needs a signature database from the network)."""
+
+    def __init__(self, path):
+        import socket
+        import threading
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        self.scans = 0
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        import struct
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                buf = b""
+                while not buf.endswith(b"\0") or len(buf) < 10:
+                    buf += conn.recv(1)
+                assert buf == b"zINSTREAM\0", buf
+                data = b""
+                while True:
+                    head = b""
+                    while len(head) < 4:
+                        head += conn.recv(4 - len(head))
+                    (n,) = struct.unpack(">I", head)
+                    if n == 0:
+                        break
+                    chunk = b""
+                    while len(chunk) < n:
+                        chunk += conn.recv(n - len(chunk))
+                    data += chunk
+                self.scans += 1
+                if EICAR in data:
+                    conn.sendall(b"stream: Eicar-Test-Signature FOUND\0")
+                else:
+                    conn.sendall(b"stream: OK\0")
+
+
+BAU = [
+    [("client_name", "Anna Muster"), ("client_address.street", "Hauptstraße"),
+     ("client_address.number", "1"), ("client_address.postcode", "12345"),
+     ("client_address.city", "Musterstadt"), ("client_email", "anna@example.org"),
+     ("architect", "B. Plan")],
+    [("plot_address.street", "Feldweg"), ("plot_address.number", "7"),
+     ("plot_address.postcode", "12346"), ("plot_address.city", "Musterdorf"),
+     ("gemarkung", "Musterdorf"), ("flur", "3"), ("flurstueck", "12/4"), ("monument", "nein")],
+    [("project", "efh"), ("floors", "2"), ("height_m", "6"), ("build_cost", "350000"),
+     ("description", "Einfamilienhaus")],
+]
+
+
+class UploadTest(unittest.TestCase):
+    """The plan upload of the building permit form: type by content, size,
+    virus scan (EICAR through a clamd protocol double), receipt with SHA-256."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp()
+        cls.clamd = ClamdDouble(os.path.join(cls.tmp, "clamd.sock"))
+        cls.db = Database()
+        seed(cls.db)
+        cls.server = Server(cls.db, env={"KREISEL_FORMS_CLAMD_SOCKET":
+                                         os.path.join(cls.tmp, "clamd.sock")})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.db.drop()
+        cls.clamd.sock.close()
+        shutil.rmtree(cls.tmp)
+
+    def upload(self, c, url, v, files, fields=(("statics_later", "nein"),)):
+        body, ctype = multipart([("csrf_token", c.csrf), ("v", v)] + list(fields), files)
+        h = {"Origin": "http://127.0.0.1:%d" % self.server.port, "Content-Type": ctype}
+        return c._keep(self.server.request("POST", url, body=body, headers=h, cookies=c.cookies))
+
+    def test_plan_upload(self):
+        import hashlib
+        c = FormClient(self.server)
+        c.get("/formulare/bau-baugenehmigung")
+        url = c.post("/formulare/bau-baugenehmigung").headers["location"]
+        base = url.rsplit("/", 1)[0]
+        for step, pairs in zip(["bauherr", "grundstueck", "vorhaben"], BAU):
+            page = c.get(base + "/" + step)
+            v = re.search(r'name="v" value="([0-9a-f]{64})"', page.text).group(1)
+            r = c.post_pairs(base + "/" + step, [("v", v)] + pairs)
+            self.assertEqual(r.status, 303, r.text[:3000])
+        page = c.get(base + "/unterlagen")
+        self.assertIn('enctype="multipart/form-data"', page.text)
+        v = re.search(r'name="v" value="([0-9a-f]{64})"', page.text).group(1)
+        # No plan: required.
+        r = self.upload(c, base + "/unterlagen", v, [])
+        self.assertEqual(r.status, 400)
+        self.assertIn('href="#plans"', r.text)
+        # Text pretending to be a PDF: refused by content.
+        r = self.upload(c, base + "/unterlagen", v, [("plans", "plan.pdf", b"just text\n" * 50)])
+        self.assertEqual(r.status, 400)
+        self.assertIn("nicht das erlaubte Format", r.text)
+        # A zip archive named .pdf: refused (archives are never accepted).
+        import io
+        import zipfile
+        z = io.BytesIO()
+        with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("bomb.txt", b"0" * 1000000)
+        r = self.upload(c, base + "/unterlagen", v, [("plans", "plan.pdf", z.getvalue())])
+        self.assertEqual(r.status, 400)
+        self.assertIn("nicht das erlaubte Format", r.text)
+        # EICAR inside a PDF: the virus scanner finds it.
+        scans = self.clamd.scans
+        r = self.upload(c, base + "/unterlagen", v, [("plans", "plan.pdf", PDF + EICAR)])
+        self.assertEqual(r.status, 400)
+        self.assertIn("Schadsoftware", r.text)
+        self.assertGreater(self.clamd.scans, scans)
+        # A real PDF.
+        r = self.upload(c, base + "/unterlagen", v, [("plans", "lageplan.pdf", PDF)])
+        self.assertEqual(r.status, 303, r.text[:3000])
+        summary = c.get(base + "/pruefen")
+        self.assertIn("lageplan.pdf", summary.text)
+        self.assertIn("1.750,00 EUR".replace(".", ""), summary.text.replace(".", ""))
+        r = c.post_pairs(base + "/pruefen", [("v", v)])
+        self.assertEqual(r.status, 303, r.text[:2000])
+        pdf = c.get(r.headers["location"] + "/quittung.pdf")
+        if shutil.which("pdftotext"):
+            text = subprocess.run(["pdftotext", "-", "-"], input=pdf.body,
+                                  capture_output=True, check=True).stdout.decode()
+            self.assertIn(hashlib.sha256(PDF).hexdigest(), text)
+            self.assertIn("lageplan.pdf", text)
+        rows = self.db.sql("SELECT name, content_type, hash FROM forms_file")
+        self.assertIn("application/pdf", rows)
+        self.assertIn(hashlib.sha256(PDF).hexdigest(), rows)
+
+
 if __name__ == "__main__":
     unittest.main()
