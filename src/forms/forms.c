@@ -505,7 +505,7 @@ static void read_field(struct reader *r, const struct forms_field *f, const char
 /* Is name an input of step (or one of the form's own hidden fields)? */
 static bool expected_name(const struct forms_step *st, const char *name)
 {
-    static const char *const own[] = {"csrf_token", "v", "action", "email"};
+    static const char *const own[] = {"csrf_token", "v", "action", "shown"};
     for (size_t i = 0; i < KR_ARRAY_LEN(own); i++)
         if (strcmp(own[i], name) == 0)
             return true;

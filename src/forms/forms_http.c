@@ -689,20 +689,24 @@ static int keep_uploads(struct http_request *req, const size_t *keep, size_t n,
 
 /*
  * Without JavaScript a question that depends on an answer of the same page
- * appears only after the page was sent.  Such newly shown fields are not
- * errors yet: drop their "required" problems and report that the page must
- * be shown again.
+ * appears only after the page was sent.  The page lists the fields it
+ * showed (hidden "shown" inputs); a visible field that was not shown is
+ * not an error yet: drop its "required" problems and report that the page
+ * must be shown again.
  */
-static bool reveal(const struct forms_def *def, int s, json_t *before, struct forms_eval *ev,
-                   struct forms_problems *probs)
+static bool reveal(struct http_request *req, const struct forms_def *def, int s,
+                   struct forms_eval *ev, struct forms_problems *probs)
 {
-    struct forms_eval old;
-    forms_eval_init(&old, def, before, ev->a);
+    const struct text_pairs *in = http_form_fields(req);
     bool any = false;
     const struct forms_step *st = &def->steps[s];
     for (size_t i = 0; i < st->field_count; i++) {
         const struct forms_field *f = &st->fields[i];
-        if (forms_field_visible(&old, f) || !forms_field_visible(ev, f))
+        bool shown = false;
+        for (size_t k = 0; k < in->count && !shown; k++)
+            shown =
+                strcmp(in->items[k].name, "shown") == 0 && strcmp(in->items[k].value, f->id) == 0;
+        if (shown || f->type == FORMS_COMPUTED || !forms_field_visible(ev, f))
             continue;
         any = true;
         size_t k = 0;
@@ -737,7 +741,7 @@ static int post_step(struct http_request *req, const struct forms_def *def, stru
         json_decref(before);
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
     }
-    bool revealed = reveal(def, s, before, &ev, &probs);
+    bool revealed = reveal(req, def, s, &ev, &probs);
     if (probs.count || revealed) {
         /* Nothing of this POST is stored; the page shows what was sent
          * (visibility follows the answers just sent; files not kept are

@@ -33,6 +33,11 @@ class FormClient(Client):
                                               headers=h, cookies=self.cookies))
 
 
+def shown(page):
+    """The fields a step page showed, as the browser sends them back."""
+    return [("shown", n) for n in re.findall(r'name="shown" value="([^"]+)"', page.text)]
+
+
 def location(r):
     return r.header("location") if hasattr(r, "header") else r.headers["location"]
 
@@ -70,7 +75,7 @@ class FormsTest(unittest.TestCase):
         page = c.get(url)
         self.assertEqual(page.status, 200, page.text[:2000])
         v = re.search(r'name="v" value="([0-9a-f]{64})"', page.text).group(1)
-        r = c.post_pairs(url, [("v", v)] + list(pairs))
+        r = c.post_pairs(url, [("v", v)] + shown(page) + list(pairs))
         self.assertEqual(r.status, expect, r.text[:3000])
         return r
 
@@ -175,6 +180,30 @@ class FormsTest(unittest.TestCase):
                                                  ("support_kind", "sonstiges"),
                                                  ("support_note", "Braucht Hilfe")])
         self.assertEqual(r.headers["location"], base + "/betreuung")
+
+    def test_same_page_reveal(self):
+        c = FormClient(self.server)
+        url = self.start(c, "kfz-wunschkennzeichen")
+        base = url.rsplit("/", 1)[0]
+        self.step(c, url, [("district", "MU"), ("letters", "AB"), ("digits", "123"),
+                           ("electric", "nein")])
+        fz = [("vehicle", "pkw"), ("registered", "ja"), ("keeper", "Anna"),
+              ("email", "anna@example.org")]
+        # "registered = ja" reveals the current plate: shown again, no error yet.
+        r = self.step(c, base + "/fahrzeug", fz, 200)
+        self.assertNotIn("error-summary", r.text)
+        self.assertIn('name="current_plate"', r.text)
+        self.assertIn('value="Anna"', r.text)
+        # Now it was shown (the page sent back lists it): empty is an error.
+        v = re.search(r'name="v" value="([0-9a-f]{64})"', r.text).group(1)
+        again = c.post_pairs(base + "/fahrzeug", [("v", v)] + shown(r) + fz)
+        self.assertEqual(again.status, 400, again.text[:2000])
+        self.assertIn('href="#current_plate"', again.text)
+        done = c.post_pairs(base + "/fahrzeug", [("v", v)] + shown(r) + fz +
+                            [("current_plate", "MU-XY 9")])
+        self.assertEqual(done.status, 303, done.text[:2000])
+        self.assertTrue(done.headers["location"].endswith("/pruefen"))
+        self.assertIn("12,80 EUR", c.get(base + "/pruefen").text)
 
     def test_tampering(self):
         c = FormClient(self.server)
@@ -303,7 +332,7 @@ class RoutingTest(unittest.TestCase):
         url = c.post("/formulare/" + form).headers["location"]
         page = c.get(url)
         v = re.search(r'name="v" value="([0-9a-f]{64})"', page.text).group(1)
-        r = c.post_pairs(url, [("v", v), ("name", name), ("copies", "2")])
+        r = c.post_pairs(url, [("v", v), ("name", name), ("copies", "2")] + shown(page))
         self.assertEqual(r.status, 303, r.text[:2000])
         base = url.rsplit("/", 1)[0]
         r = c.post_pairs(base + "/pruefen", [("v", v)])
@@ -328,6 +357,10 @@ class RoutingTest(unittest.TestCase):
         while not self.received and time.time() < deadline:
             time.sleep(0.2)
         self.assertTrue(self.received, "no webhook delivery")
+        while time.time() < deadline and self.db.sql(
+                "SELECT attempts FROM forms_webhook").strip() != "1":
+            time.sleep(0.1)  # the worker records the failed attempt
+        self.assertIn("HTTP status 503", self.db.sql("SELECT last_error FROM forms_webhook"))
         self.db.sql("UPDATE forms_webhook SET next_at = 0 WHERE state = 'queued'")
         deadline = time.time() + 15
         while len(self.received) < 2 and time.time() < deadline:
@@ -483,7 +516,8 @@ class UploadTest(unittest.TestCase):
         cls.clamd.sock.close()
         shutil.rmtree(cls.tmp)
 
-    def upload(self, c, url, v, files, fields=(("statics_later", "nein"),)):
+    def upload(self, c, url, v, files, fields=(("statics_later", "nein"), ("shown", "plans"),
+                                               ("shown", "photos"), ("shown", "statics_later"))):
         body, ctype = multipart([("csrf_token", c.csrf), ("v", v)] + list(fields), files)
         h = {"Origin": "http://127.0.0.1:%d" % self.server.port, "Content-Type": ctype}
         return c._keep(self.server.request("POST", url, body=body, headers=h, cookies=c.cookies))
@@ -497,7 +531,7 @@ class UploadTest(unittest.TestCase):
         for step, pairs in zip(["bauherr", "grundstueck", "vorhaben"], BAU):
             page = c.get(base + "/" + step)
             v = re.search(r'name="v" value="([0-9a-f]{64})"', page.text).group(1)
-            r = c.post_pairs(base + "/" + step, [("v", v)] + pairs)
+            r = c.post_pairs(base + "/" + step, [("v", v)] + shown(page) + pairs)
             self.assertEqual(r.status, 303, r.text[:3000])
         page = c.get(base + "/unterlagen")
         self.assertIn('enctype="multipart/form-data"', page.text)
