@@ -21,6 +21,7 @@
 #include "forms/upload.h"
 #include "http/http.h"
 #include "mail/mail.h"
+#include "pdf/pdf.h"
 
 static struct {
     struct forms_set *set;
@@ -1194,4 +1195,5 @@ void forms_http_shutdown(void)
     forms_set_free(g.set);
     g.set = NULL;
     forms_magic_release();
+    pdf_shutdown();
 }

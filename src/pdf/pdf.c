@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cairo-pdf.h>
+#include <fontconfig/fontconfig.h>
 #include <pango/pangocairo.h>
 
 #define PAGE_W 595.28 /* A4 in points */
@@ -223,4 +224,10 @@ int pdf_doc_finish(struct pdf_doc *d, struct kr_error *err)
     if (st != CAIRO_STATUS_SUCCESS)
         return kr_error_set(err, KR_ERR_INTERNAL, "cairo: %s", cairo_status_to_string(st));
     return KR_OK;
+}
+
+void pdf_shutdown(void)
+{
+    cairo_debug_reset_static_data();
+    FcFini();
 }

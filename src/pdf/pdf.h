@@ -59,4 +59,9 @@ int pdf_doc_finish(struct pdf_doc *doc, struct kr_error *err) KR_MUST_CHECK;
 /* Free doc without finishing (error paths); NULL is ok. */
 void pdf_doc_abort(struct pdf_doc *doc);
 
+/* At exit, after every thread that made PDFs has ended: release the
+ * global caches of cairo and fontconfig (so that leak checkers see a clean
+ * exit).  No PDF may be made afterwards. */
+void pdf_shutdown(void);
+
 #endif
