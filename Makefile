@@ -38,6 +38,7 @@ bench:
 	bench/appointments
 	bench/payments
 	bench/efile
+	bench/forms
 
 # Long fuzzing session (FUZZ_SECONDS per target, default 300).
 fuzz:

@@ -36,6 +36,7 @@
 #include "efile/efile_http.h"
 #include "einvoice/einvoice.h"
 #include "einvoice/einvoice_http.h"
+#include "forms/forms_http.h"
 #include "einvoice/einvoice_store.h"
 #include "http/server.h"
 #include "mail/mail.h"
@@ -45,6 +46,7 @@
 #include "workflow/workflow_http.h"
 #include "payments/payments.h"
 #include "payments/payments_http.h"
+#include "pdf/pdf.h"
 #include "oidc/oidc.h"
 #include "portal/portal.h"
 #include "template/template.h"
@@ -229,6 +231,8 @@ static int register_modules(struct context *ctx, struct http_server *server, str
         rc = payments_http_routes(server, cfg, err);
     if (rc == KR_OK)
         rc = efile_http_routes(server, cfg, err);
+    if (rc == KR_OK)
+        rc = forms_http_routes(server, cfg, ctx->db, err);
     return rc;
 }
 
@@ -240,6 +244,17 @@ static int load_workflows(struct context *ctx, struct kr_error *err)
     snprintf(dir, sizeof(dir), "%s/workflows", ctx->cfg.share_dir);
     workflow_set_config(&ctx->cfg);
     return workflow_load_dir(dir, err);
+}
+
+/* What the modules hold for the process, after the server and its
+ * threads have stopped; the PDF library's caches last. */
+static void release_modules(void)
+{
+    einvoice_http_release();
+    catalogue_http_shutdown();
+    workflow_unload();
+    forms_http_shutdown();
+    pdf_shutdown();
 }
 
 static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_error *err)
@@ -274,9 +289,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
         efile_extractor_stop(extractor);
         mail_sender_stop(mail);
         http_server_free(server);
-        einvoice_http_release();
-        catalogue_http_shutdown();
-        payments_http_shutdown();
+        release_modules();
         return rc;
     }
     kr_log_json(KR_LOG_INFO, "server_started",
@@ -297,10 +310,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     mail_sender_stop(mail); /* after the requests that may queue mail */
     efile_extractor_stop(extractor);
     http_server_free(server);
-    einvoice_http_release();
-    catalogue_http_shutdown();
-    workflow_unload();
-    payments_http_shutdown();
+    release_modules();
     kr_log(KR_LOG_INFO, "server_stopped", "bye");
     return KR_OK;
 }

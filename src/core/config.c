@@ -393,6 +393,22 @@ static const struct key_def keys[] = {
     TEXT_KEY(efile_today, "",
              "E-file, for tests and demonstrations only: a date (YYYY-MM-DD) that retention "
              "and disposal take as today. Empty: the real date."),
+    /* Form server (src/forms, docs/forms.md). */
+    TEXT_KEY(forms_dir, "", "Directory of the form definitions (*.json); empty: share_dir/forms."),
+    {{"forms_draft_ttl", "30d",
+      "How long a form draft is kept after its last change; expired drafts are deleted."},
+     K_DURATION,
+     OFF(forms_draft_ttl),
+     0,
+     3600,
+     366 * 86400,
+     0},
+    TEXT_KEY(forms_webhook_secret, "",
+             "Key for the HMAC-SHA256 signature of form webhooks (X-Kreisel-Signature); "
+             "forms routed to a webhook need it."),
+    TEXT_KEY(forms_clamd_socket, "",
+             "Unix socket of clamd (ClamAV) to scan form uploads with INSTREAM; empty: no "
+             "virus scan."),
 };
 
 const struct kr_config_key_info *kr_config_keys(size_t *count)

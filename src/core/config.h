@@ -103,6 +103,11 @@ struct kr_config {
     /* E-file (src/efile/efile.h). */
     char efile_reference_pattern[128];
     char efile_today[16]; /* "" or YYYY-MM-DD: the disposal clock (tests) */
+    /* Form server (src/forms, docs/forms.md). */
+    char forms_dir[KR_CONFIG_PATH_MAX]; /* "": share_dir/forms */
+    unsigned forms_draft_ttl;           /* seconds */
+    char forms_webhook_secret[256];
+    char forms_clamd_socket[KR_CONFIG_PATH_MAX];
 };
 
 /* One documented key, for `kreisel help config`, the example file and

@@ -582,7 +582,3 @@ int payments_http_routes(struct http_server *s, const struct kr_config *cfg, str
     return rc == KR_OK ? payments_api_routes(s, err) : rc;
 }
 
-void payments_http_shutdown(void)
-{
-    payments_pdf_shutdown();
-}

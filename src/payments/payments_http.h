@@ -14,8 +14,5 @@ struct kr_config;
 int payments_http_routes(struct http_server *server, const struct kr_config *cfg,
                          struct kr_error *err) KR_MUST_CHECK;
 
-/* At shutdown, after the server stopped: release the PDF library's
- * process-wide caches (payments_pdf_shutdown). */
-void payments_http_shutdown(void);
 
 #endif

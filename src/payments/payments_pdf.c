@@ -152,10 +152,3 @@ int payments_reminder_pdf(const struct kr_config *cfg, const struct payments_rec
     buf_release(&b);
     return *pdf ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
 }
-
-void payments_pdf_shutdown(void)
-{
-    pango_cairo_font_map_set_default(NULL);
-    cairo_debug_reset_static_data();
-    FcFini();
-}

@@ -21,9 +21,5 @@ int payments_reminder_pdf(const struct kr_config *cfg, const struct payments_rec
                           int64_t now, struct arena *a, unsigned char **pdf, size_t *len,
                           struct kr_error *err) KR_MUST_CHECK;
 
-/* Release the fonts and caches pango, cairo and fontconfig keep for the
- * process (at shutdown, after the last request, so that leak checkers see
- * a clean exit).  Safe when no letter was ever drawn. */
-void payments_pdf_shutdown(void);
 
 #endif
