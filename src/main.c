@@ -39,6 +39,7 @@
 #include "forms/forms_http.h"
 #include "einvoice/einvoice_store.h"
 #include "http/server.h"
+#include "intake/intake.h"
 #include "mail/mail.h"
 #include "mailbox/mailbox.h"
 #include "mailbox/mailbox_http.h"
@@ -203,6 +204,16 @@ static int no_flags(struct context *ctx, int argc, char **argv)
 
 /* ---- serve ------------------------------------------------------------------ */
 
+/* Working days of workflow deadlines skip the public holidays of the
+ * county's state (computed by the appointments calendar). */
+static char holiday_state[4];
+
+static bool state_holiday(int y, int m, int d, void *ctx)
+{
+    (void)ctx;
+    return appointments_holiday(holiday_state, y, m, d) != NULL;
+}
+
 static int register_modules(struct context *ctx, struct http_server *server, struct kr_error *err)
 {
     const struct kr_config *cfg = &ctx->cfg;
@@ -231,6 +242,15 @@ static int register_modules(struct context *ctx, struct http_server *server, str
         rc = payments_http_routes(server, cfg, err);
     if (rc == KR_OK)
         rc = efile_http_routes(server, cfg, err);
+    if (rc == KR_OK) /* submissions of forms become cases of their workflow */
+        rc = intake_register(cfg, err);
+    if (rc == KR_OK && !appointments_state_valid(cfg->county_state))
+        rc = kr_error_set(err, KR_ERR_CONFIG, "county_state: '%s' is not a German state code",
+                          cfg->county_state);
+    if (rc == KR_OK) {
+        (void)snprintf(holiday_state, sizeof(holiday_state), "%s", cfg->county_state);
+        workflow_set_holiday_fn(state_holiday, NULL);
+    }
     if (rc == KR_OK)
         rc = forms_http_routes(server, cfg, ctx->db, err);
     return rc;

@@ -330,6 +330,9 @@ static const struct key_def keys[] = {
     TEXT_KEY(oidc_auth_method, "client_secret_basic",
              "OpenID Connect: client authentication at the token endpoint, "
              "client_secret_basic or client_secret_post."),
+    TEXT_KEY(county_state, "NI",
+             "The county's state as its two-letter code (BW, BY, BE, BB, HB, HH, HE, MV, NI, NW, "
+             "RP, SL, SN, ST, SH, TH): its public holidays are not working days for deadlines."),
     {{"appointments_horizon", "56d", "Online appointments can be booked this far ahead."},
      K_DURATION,
      OFF(appointments_horizon),

@@ -87,6 +87,7 @@ struct kr_config {
     char oidc_scopes[256];
     char oidc_acr_map[1024];
     char oidc_auth_method[32];
+    char county_state[4]; /* "NI": holidays of this state for working-day deadlines */
     /* Online appointments (src/appointments, docs/appointments.md). */
     unsigned appointments_horizon;         /* seconds ahead that can be booked */
     unsigned appointments_min_lead;        /* seconds: no booking sooner than this */

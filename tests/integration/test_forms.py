@@ -128,6 +128,22 @@ class FormsTest(unittest.TestCase):
         rows = self.db.sql("SELECT COUNT(*) FROM forms_case_intake i JOIN forms_submission s "
                            "ON s.id = i.submission_id WHERE s.number = '%s'" % number)
         self.assertEqual(str(rows).count("1"), 1, rows)
+        # The submission became a case of the day-care workflow (src/intake), once;
+        # the anonymous applicant got its number and status secret by mail.
+        case = self.db.sql("SELECT number, state FROM workflow_case WHERE submission_ref = '%s'"
+                           % number)
+        self.assertEqual(len(case.splitlines()), 1, case)
+        case_number = case.split("|")[0]
+        mail = self.db.sql("SELECT body FROM mail_message WHERE recipient = 'anna@example.org' "
+                           "AND body LIKE '%%%s%%'" % case_number)
+        found = re.search(r"Zugangscode: ([A-Z0-9]{4}(?:-[A-Z0-9]{4}){3})", mail)
+        self.assertIsNotNone(found, mail[:600])
+        secret = found.group(1)
+        status = FormClient(self.server)
+        status.get("/antragsstatus")
+        r = status.post_pairs("/antragsstatus", [("number", case_number), ("secret", secret)])
+        self.assertEqual(r.status, 200, r.text[:1000])
+        self.assertIn(case_number, r.text)
 
     def test_errors_follow_the_govuk_pattern(self):
         c = FormClient(self.server)

@@ -210,9 +210,10 @@ static void test_shipped_workflows(void **state)
     size_t n;
     (void)workflow_list(&n);
     assert_int_equal(n, 5);
-    static const char *const forms[] = {"kita-anmeldung", "schuelerbefoerderung",
-                                        "bauantrag-vereinfacht", "wunschkennzeichen",
-                                        "fischereischein"};
+    /* Each shipped workflow follows one of the shipped forms (forms/). */
+    static const char *const forms[] = {"kita-platz", "schule-schuelerbefoerderung",
+                                        "bau-baugenehmigung", "kfz-wunschkennzeichen",
+                                        "fischerei-fischereischein"};
     for (size_t i = 0; i < KR_ARRAY_LEN(forms); i++)
         assert_non_null(workflow_find_for_form(forms[i]));
     /* A broken file stops the whole load and keeps what was loaded. */
