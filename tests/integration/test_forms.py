@@ -592,6 +592,19 @@ class UploadTest(unittest.TestCase):
         rows = self.db.sql("SELECT name, content_type, hash FROM forms_file")
         self.assertIn("application/pdf", rows)
         self.assertIn(hashlib.sha256(PDF).hexdigest(), rows)
+        # The fee became a receivable of the building permit case, payable
+        # with the GiroCode on its payment page named in the applicant's mail.
+        row = self.db.sql("SELECT r.kz, r.amount_cents FROM payments_receivable r "
+                          "JOIN workflow_case c ON c.number = r.case_ref "
+                          "WHERE c.workflow = 'bauantrag-vereinfacht'")
+        kz, cents = row.split("|")
+        self.assertEqual(int(cents), 175000)
+        mails = self.db.sql("SELECT body FROM mail_message WHERE body LIKE '%%%s%%'" % kz)
+        self.assertIn("/zahlung/" + kz, mails)
+        page = c.get("/zahlung/" + kz)
+        self.assertEqual(page.status, 200)
+        self.assertIn("1750.00 EUR", page.text)
+        self.assertIn("girocode.svg", page.text)
 
 
 if __name__ == "__main__":
