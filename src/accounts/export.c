@@ -75,15 +75,6 @@ int export_add_json(struct export_sink *sink, const char *path, json_t *value, s
 
 /* ---- The accounts section --------------------------------------------------------- */
 
-static json_t *time_json(int64_t t)
-{
-    char buf[32];
-    if (!t)
-        return json_null();
-    kr_time_format_rfc3339(t, buf, sizeof(buf));
-    return json_string(buf);
-}
-
 static int account_json(struct db_conn *conn, struct arena *a, int64_t id, json_t *out,
                         struct kr_error *err)
 {
@@ -99,9 +90,9 @@ static int account_json(struct db_conn *conn, struct arena *a, int64_t id, json_
         json_object_set_new(out, "login", json_string(db_column_text(st, 1)));
         json_object_set_new(out, "email", json_string(db_column_text(st, 2)));
         json_object_set_new(out, "display_name", json_string(db_column_text(st, 3)));
-        json_object_set_new(out, "created_at", time_json(db_column_int64(st, 4)));
-        json_object_set_new(out, "updated_at", time_json(db_column_int64(st, 5)));
-        json_object_set_new(out, "email_confirmed_at", time_json(db_column_int64(st, 6)));
+        json_object_set_new(out, "created_at", kr_json_time(db_column_int64(st, 4)));
+        json_object_set_new(out, "updated_at", kr_json_time(db_column_int64(st, 5)));
+        json_object_set_new(out, "email_confirmed_at", kr_json_time(db_column_int64(st, 6)));
         json_object_set_new(out, "second_factor", json_boolean(db_column_int64(st, 7)));
     }
     db_finish(st);
@@ -133,7 +124,7 @@ static int rows_json(struct db_conn *conn, const char *sql, int64_t id, const ch
             size_t n = strlen(names[c]);
             bool time = n > 3 && strcmp(names[c] + n - 3, "_at") == 0;
             json_t *v = db_column_is_null(st, c) ? json_null()
-                        : time                   ? time_json(db_column_int64(st, c))
+                        : time                   ? kr_json_time(db_column_int64(st, c))
                                                  : json_string(db_column_text(st, c));
             json_object_set_new(row, names[c], v ? v : json_string("?"));
         }

@@ -167,3 +167,21 @@ int kr_read_file(const char *path, size_t max, char **out, size_t *len, struct k
     }
     return *out ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
 }
+
+json_t *kr_json_time(int64_t secs)
+{
+    char buf[32];
+    if (!secs)
+        return json_null();
+    kr_time_format_rfc3339(secs, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+json_t *kr_json_time_local(int64_t secs)
+{
+    char buf[32];
+    if (!secs)
+        return json_null();
+    kr_time_format_local(secs, buf, sizeof(buf));
+    return json_string(buf);
+}

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "core/error.h"
 
 #define KR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -40,6 +42,12 @@ void kr_time_format_rfc3339(int64_t secs, char *out, size_t size);
 void kr_time_format_local(int64_t secs, char *out, size_t size);
 
 void kr_time_format_http(int64_t secs, char *out, size_t size);
+
+/* JSON values of a time for pages and exports (new references; NULL only
+ * on OOM): kr_json_time gives "2026-11-23T08:15:00Z", kr_json_time_local
+ * "23.11.2026, 09:15" (kr_time_format_local); both give null for 0. */
+json_t *kr_json_time(int64_t secs);
+json_t *kr_json_time_local(int64_t secs);
 
 /* Fill buf with cryptographically secure random bytes. */
 void kr_random_bytes(void *buf, size_t len);

@@ -34,15 +34,6 @@ static int64_t disposal_now(void)
 
 /* ---- Helpers ------------------------------------------------------------------------- */
 
-static json_t *time_json(int64_t t)
-{
-    char buf[32];
-    if (!t)
-        return json_null();
-    kr_time_format_rfc3339(t, buf, sizeof(buf));
-    return json_string(buf);
-}
-
 static json_t *date_text(int64_t t)
 {
     char buf[32];
@@ -121,8 +112,8 @@ static json_t *file_json(const struct efile_file *f)
         "s:s, s:s}",
         "id", (json_int_t)f->id, "reference", f->reference, "title", f->title, "parties",
         f->parties ? f->parties : "", "case", f->case_ref, "status", f->status, "restricted",
-        f->restricted, "legal_hold", f->legal_hold, "opened_at", time_json(f->opened_at),
-        "closed_at", time_json(f->closed_at), "disposal_at", time_json(f->disposal_at),
+        f->restricted, "legal_hold", f->legal_hold, "opened_at", kr_json_time(f->opened_at),
+        "closed_at", kr_json_time(f->closed_at), "disposal_at", kr_json_time(f->disposal_at),
         "closed_text", date_text(f->closed_at), "disposal_text", date_text(f->disposal_at),
         "disposal", f->disposal, "version", f->version, "plan_number", f->plan_number, "plan_title",
         f->plan_title, "unit", f->unit_code);
@@ -138,7 +129,7 @@ static json_t *version_json(const struct efile_document *d, const struct efile_v
     return json_pack("{s:I, s:i, s:s, s:s, s:I, s:s, s:o, s:s}", "document", (json_int_t)d->id,
                      "no", v->no, "filename", v->filename, "media_type", v->media_type, "size",
                      (json_int_t)v->size, "sha256", v->blob_hash, "created_at",
-                     time_json(v->created_at), "text", v->text_state);
+                     kr_json_time(v->created_at), "text", v->text_state);
 }
 
 static json_t *doc_json(const struct efile_document *d)
@@ -149,8 +140,8 @@ static json_t *doc_json(const struct efile_document *d)
     return json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:i, s:i, s:o}", "id",
                      (json_int_t)d->id, "transaction", (json_int_t)d->transaction_id, "title",
                      d->title, "type", d->doc_type, "author", d->author, "sender", d->sender,
-                     "direction", d->direction, "received_at", time_json(d->received_at), "version",
-                     d->version, "current", d->current, "versions", versions);
+                     "direction", d->direction, "received_at", kr_json_time(d->received_at),
+                     "version", d->version, "current", d->current, "versions", versions);
 }
 
 static json_t *view_json(const struct efile_file_view *v)
@@ -170,10 +161,10 @@ static json_t *view_json(const struct efile_file_view *v)
     for (size_t h = 0; h < v->history_count; h++) {
         char when[32];
         kr_time_format_local(v->history[h].at, when, sizeof(when));
-        json_array_append_new(hist, json_pack("{s:o, s:s, s:s, s:s, s:s}", "at",
-                                              time_json(v->history[h].at), "at_text", when, "actor",
-                                              v->history[h].actor, "action", v->history[h].action,
-                                              "details", v->history[h].details));
+        json_array_append_new(
+            hist, json_pack("{s:o, s:s, s:s, s:s, s:s}", "at", kr_json_time(v->history[h].at),
+                            "at_text", when, "actor", v->history[h].actor, "action",
+                            v->history[h].action, "details", v->history[h].details));
     }
     json_object_set_new(o, "transactions", txns);
     json_object_set_new(o, "has_transactions", json_boolean(v->txn_count > 0));

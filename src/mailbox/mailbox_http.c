@@ -15,33 +15,15 @@
 
 #define PAGE_SIZE 50
 
-static json_t *time_json(int64_t t)
-{
-    char buf[32];
-    if (!t)
-        return json_null();
-    kr_time_format_rfc3339(t, buf, sizeof(buf));
-    return json_string(buf);
-}
-
-static json_t *time_text(int64_t t)
-{
-    char out[32];
-    if (!t)
-        return json_null();
-    kr_time_format_local(t, out, sizeof(out));
-    return json_string(out);
-}
-
 static json_t *message_json(const struct mailbox_message *m, bool full)
 {
-    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:o, s:b, s:b}", "id",
-                          (json_int_t)m->id, "direction", m->direction, "subject", m->subject,
-                          "from", m->sender_name, "case", m->case_ref, "created_at",
-                          time_json(m->created_at), "created_text", time_text(m->created_at),
-                          "read_at", time_json(m->read_at), "read_text", time_text(m->read_at),
-                          "unread", m->read_at == 0 && strcmp(m->direction, "in") == 0, "archived",
-                          m->archived_at != 0);
+    json_t *o = json_pack(
+        "{s:I, s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:o, s:b, s:b}", "id", (json_int_t)m->id,
+        "direction", m->direction, "subject", m->subject, "from", m->sender_name, "case",
+        m->case_ref, "created_at", kr_json_time(m->created_at), "created_text",
+        kr_json_time_local(m->created_at), "read_at", kr_json_time(m->read_at), "read_text",
+        kr_json_time_local(m->read_at), "unread",
+        m->read_at == 0 && strcmp(m->direction, "in") == 0, "archived", m->archived_at != 0);
     if (!o || !full)
         return o;
     json_object_set_new(o, "text", json_string(m->body));

@@ -346,13 +346,18 @@ struct open_tx {
 static void make_secret(char out[WORKFLOW_SECRET_LEN])
 {
     static const char alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-    unsigned char r[16];
-    kr_random_bytes(r, sizeof(r));
+    /* Rejection sampling: bytes from 248 on would favour the first eight
+     * letters (256 = 8 * 31 + 8). */
+    const unsigned limit = 256 - 256 % (sizeof(alphabet) - 1);
     size_t o = 0;
     for (size_t i = 0; i < 16; i++) {
+        unsigned char r;
+        do
+            kr_random_bytes(&r, 1);
+        while (r >= limit);
         if (i && i % 4 == 0)
             out[o++] = '-';
-        out[o++] = alphabet[r[i] % (sizeof(alphabet) - 1)];
+        out[o++] = alphabet[r % (sizeof(alphabet) - 1)];
     }
     out[o] = '\0';
 }

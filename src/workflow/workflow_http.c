@@ -22,24 +22,6 @@
 
 #define STAFF_ROLES (ACCOUNT_ROLE_CLERK | ACCOUNT_ROLE_HEAD_OF_UNIT | ACCOUNT_ROLE_ADMIN)
 
-static json_t *time_text(int64_t t)
-{
-    char out[32];
-    if (!t)
-        return json_null();
-    kr_time_format_local(t, out, sizeof(out));
-    return json_string(out);
-}
-
-static json_t *time_iso(int64_t t)
-{
-    char out[32];
-    if (!t)
-        return json_null();
-    kr_time_format_rfc3339(t, out, sizeof(out));
-    return json_string(out);
-}
-
 static const char *pick(struct http_request *req, const char *de, const char *en)
 {
     return strcmp(http_lang(req), "en") == 0 && en ? en : de;
@@ -79,10 +61,10 @@ static json_t *case_json(struct http_request *req, const struct workflow_case *c
                      "number", c->number, "workflow", c->workflow, "title",
                      def ? pick(req, def->title_de, def->title_en) : c->workflow, "state", c->state,
                      "state_label", st ? st->internal : c->state, "version", (json_int_t)c->version,
-                     "assignee", c->assignee_name, "due", time_text(c->due_at), "due_iso",
-                     time_iso(c->due_at), "created", time_text(c->created_at), "overdue", overdue,
-                     "escalated", c->escalated_at != 0, "unit", c->unit_name, "id",
-                     (json_int_t)c->id);
+                     "assignee", c->assignee_name, "due", kr_json_time_local(c->due_at), "due_iso",
+                     kr_json_time(c->due_at), "created", kr_json_time_local(c->created_at),
+                     "overdue", overdue, "escalated", c->escalated_at != 0, "unit", c->unit_name,
+                     "id", (json_int_t)c->id);
 }
 
 /* ---- Inbox ----------------------------------------------------------------------------- */
@@ -223,9 +205,9 @@ static json_t *history_json(struct http_request *req, struct workflow_event *ev,
     for (size_t i = 0; i < n; i++) {
         const char *label = internal ? ev[i].internal_label : ev[i].public_label;
         json_t *o = json_pack("{s:o, s:o, s:s, s:s?, s:s?, s:s?, s:s?, s:b}", "at",
-                              time_text(ev[i].at), "at_iso", time_iso(ev[i].at), "kind", ev[i].kind,
-                              "label", label, "actor", ev[i].actor_name, "text", ev[i].text,
-                              "transition", ev[i].transition, "public", ev[i].public);
+                              kr_json_time_local(ev[i].at), "at_iso", kr_json_time(ev[i].at),
+                              "kind", ev[i].kind, "label", label, "actor", ev[i].actor_name, "text",
+                              ev[i].text, "transition", ev[i].transition, "public", ev[i].public);
         json_object_set_new(o, "is_request", json_boolean(strcmp(ev[i].kind, "request") == 0));
         json_object_set_new(o, "is_upload", json_boolean(strcmp(ev[i].kind, "upload") == 0));
         json_array_append_new(arr, o);
@@ -452,7 +434,7 @@ static json_t *public_case(struct http_request *req, struct db_conn *conn,
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:o, s:b, s:I}", "number", c->number,
                      "title", def ? pick(req, def->title_de, def->title_en) : c->workflow, "state",
                      st ? pick(req, st->public_de, st->public_en) : "", "created",
-                     time_text(c->created_at), "timeline", history_json(req, ev, n, false),
+                     kr_json_time_local(c->created_at), "timeline", history_json(req, ev, n, false),
                      "requests", reqs, "has_requests", nreq > 0, "actions",
                      transitions_json(req, t, nt), "has_actions", nt > 0, "version",
                      (json_int_t)c->version);
