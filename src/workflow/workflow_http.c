@@ -109,7 +109,7 @@ static json_t *workflow_options(struct http_request *req, const char *selected)
 static int inbox_render(struct http_request *req, unsigned status, json_t *errors,
                         struct kr_error *err)
 {
-    struct workflow_actor who;
+    struct workflow_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     struct workflow_filter f;
@@ -151,7 +151,7 @@ static json_t *error_list(const char *message)
 /* Claim every case ticked in the inbox ("case" fields hold numbers). */
 static int bulk_claim(struct http_request *req, struct kr_error *err)
 {
-    struct workflow_actor who;
+    struct workflow_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc)
@@ -237,7 +237,7 @@ static json_t *transitions_json(struct http_request *req, const struct workflow_
 static int case_render(struct http_request *req, unsigned status, const char *error,
                        struct kr_error *err)
 {
-    struct workflow_actor who;
+    struct workflow_actor who = {0};
     struct db_conn *conn;
     struct workflow_case c;
     struct arena *a = http_arena(req);
@@ -291,7 +291,7 @@ static int case_after(struct http_request *req, int rc, struct kr_error *err)
 
 static int case_transition(struct http_request *req, struct kr_error *err)
 {
-    struct workflow_actor who;
+    struct workflow_actor who = {0};
     struct db_conn *conn;
     struct workflow_case c;
     int rc = staff(req, &who, &conn, err);
@@ -316,7 +316,7 @@ static int case_transition(struct http_request *req, struct kr_error *err)
 
 static int case_assign(struct http_request *req, struct kr_error *err)
 {
-    struct workflow_actor who;
+    struct workflow_actor who = {0};
     struct db_conn *conn;
     struct workflow_case c;
     int rc = staff(req, &who, &conn, err);
@@ -336,7 +336,7 @@ static int case_assign(struct http_request *req, struct kr_error *err)
 
 static int case_note(struct http_request *req, struct kr_error *err)
 {
-    struct workflow_actor who;
+    struct workflow_actor who = {0};
     struct db_conn *conn;
     struct workflow_case c;
     int rc = staff(req, &who, &conn, err);
@@ -350,7 +350,7 @@ static int case_note(struct http_request *req, struct kr_error *err)
 
 static int case_request(struct http_request *req, struct kr_error *err)
 {
-    struct workflow_actor who;
+    struct workflow_actor who = {0};
     struct db_conn *conn;
     struct workflow_case c;
     int rc = staff(req, &who, &conn, err);
@@ -378,7 +378,7 @@ static json_t *rows_json(const struct workflow_metric_row *r, size_t n)
 
 static int metrics(struct http_request *req, bool api, struct kr_error *err)
 {
-    struct workflow_actor who;
+    struct workflow_actor who = {0};
     struct db_conn *conn;
     int rc = staff(req, &who, &conn, err);
     if (rc == KR_OK && !(who.roles & (ACCOUNT_ROLE_HEAD_OF_UNIT | ACCOUNT_ROLE_ADMIN)))
