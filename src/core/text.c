@@ -1,5 +1,6 @@
 #include "core/text.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -225,5 +226,25 @@ char *text_percent_encode(struct arena *a, const char *s)
         }
     }
     *p = '\0';
+    return out;
+}
+
+const char *text_money(int64_t cents, const char *lang, char out[TEXT_MONEY_LEN])
+{
+    bool en = lang && strcmp(lang, "en") == 0;
+    char group = en ? ',' : '.', decimal = en ? '.' : ',';
+    /* Work on the magnitude as unsigned: INT64_MIN has no positive twin. */
+    uint64_t v = cents < 0 ? 0 - (uint64_t)cents : (uint64_t)cents;
+    char digits[24];
+    int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)(v / 100));
+    char *p = out;
+    if (cents < 0)
+        *p++ = '-';
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            *p++ = group;
+        *p++ = digits[i];
+    }
+    (void)snprintf(p, (size_t)(out + TEXT_MONEY_LEN - p), "%c%02u", decimal, (unsigned)(v % 100));
     return out;
 }

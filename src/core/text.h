@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/arena.h"
 #include "core/error.h"
@@ -80,5 +81,11 @@ char *text_percent_encode(struct arena *a, const char *s);
 /* Trim ASCII spaces and tabs from both ends of s[0..*len); returns the new
  * start and updates *len. */
 const char *text_trim(const char *s, size_t *len);
+
+/* An amount of cents for people to read, without the currency: German
+ * "1.750,00", "-0,05" for lang "de" (and NULL), English "1,750.00" for
+ * "en".  out gets at most TEXT_MONEY_LEN bytes; returns out. */
+#define TEXT_MONEY_LEN 32
+const char *text_money(int64_t cents, const char *lang, char out[TEXT_MONEY_LEN]);
 
 #endif

@@ -149,13 +149,26 @@ static void test_cookies(void **state)
     arena_free(a);
 }
 
+static void test_money(void **state)
+{
+    (void)state;
+    char out[TEXT_MONEY_LEN];
+    assert_string_equal(text_money(175000, "de", out), "1.750,00");
+    assert_string_equal(text_money(175000, "en", out), "1,750.00");
+    assert_string_equal(text_money(5, NULL, out), "0,05");
+    assert_string_equal(text_money(-5, "de", out), "-0,05");
+    assert_string_equal(text_money(99999999999, "de", out), "999.999.999,99");
+    assert_string_equal(text_money(100000, "de", out), "1.000,00");
+    assert_string_equal(text_money(99900, "de", out), "999,00");
+    assert_string_equal(text_money(INT64_MIN, "en", out), "-92,233,720,368,547,758.08");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8_validation),
-        cmocka_unit_test(test_percent_decode),
-        cmocka_unit_test(test_urlencoded),
-        cmocka_unit_test(test_cookies),
+        cmocka_unit_test(test_utf8_validation), cmocka_unit_test(test_percent_decode),
+        cmocka_unit_test(test_urlencoded),      cmocka_unit_test(test_cookies),
+        cmocka_unit_test(test_money),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
