@@ -44,6 +44,7 @@
 #include "mailbox/mailbox.h"
 #include "mailbox/mailbox_http.h"
 #include "workflow/workflow.h"
+#include "notice/notice.h"
 #include "workflow/workflow_http.h"
 #include "payments/payments.h"
 #include "payments/payments_http.h"
@@ -242,8 +243,6 @@ static int register_modules(struct context *ctx, struct http_server *server, str
         rc = payments_http_routes(server, cfg, err);
     if (rc == KR_OK)
         rc = efile_http_routes(server, cfg, err);
-    if (rc == KR_OK) /* submissions of forms become cases of their workflow */
-        rc = intake_register(cfg, err);
     if (rc == KR_OK && !appointments_state_valid(cfg->county_state))
         rc = kr_error_set(err, KR_ERR_CONFIG, "county_state: '%s' is not a German state code",
                           cfg->county_state);
@@ -253,17 +252,31 @@ static int register_modules(struct context *ctx, struct http_server *server, str
     }
     if (rc == KR_OK)
         rc = forms_http_routes(server, cfg, ctx->db, err);
+    if (rc == KR_OK) /* submissions of forms become cases of their workflow */
+        rc = intake_register(cfg, err);
+    if (rc == KR_OK) /* the notices' placeholders name fields of the forms */
+        rc = intake_check(err);
     return rc;
 }
 
 /* The workflow definitions of the share dir (start errors name file and
- * line) and the configuration the engine uses for links. */
+ * line), the actions they may name (notices, the e-file) and the
+ * configuration the engine uses for links. */
 static int load_workflows(struct context *ctx, struct kr_error *err)
 {
     char dir[KR_CONFIG_PATH_MAX + 16];
     snprintf(dir, sizeof(dir), "%s/workflows", ctx->cfg.share_dir);
     workflow_set_config(&ctx->cfg);
-    return workflow_load_dir(dir, err);
+    int rc = open_blobs(ctx, err);
+    if (rc == KR_OK)
+        rc = intake_actions_register(&ctx->cfg, ctx->blobs, err);
+    return rc == KR_OK ? workflow_load_dir(dir, err) : rc;
+}
+
+static void unload_workflows(void)
+{
+    workflow_unload();
+    notice_unload();
 }
 
 /* What the modules hold for the process, after the server and its
@@ -272,7 +285,7 @@ static void release_modules(void)
 {
     einvoice_http_release();
     catalogue_http_shutdown();
-    workflow_unload();
+    unload_workflows();
     forms_http_shutdown();
     pdf_shutdown();
 }
@@ -608,9 +621,9 @@ static int cmd_seed_demo(struct context *ctx, int argc, char **argv)
     if (rc == KR_OK)
         rc = load_workflows(ctx, &err);
     if (rc == KR_OK)
-        rc = workflow_seed_demo(conn, &ctx->cfg, pw.citizen_id, &err);
-    if (rc == KR_OK)
         rc = efile_seed_demo(conn, ctx->cfg.share_dir, &err); /* the file plan */
+    if (rc == KR_OK)
+        rc = workflow_seed_demo(conn, &ctx->cfg, pw.citizen_id, &err);
     db_release(conn);
     return rc ? fail(&err) : EXIT_SUCCESS;
 }
@@ -975,7 +988,7 @@ static int workflow_open_cli(struct context *ctx, int argc, char **argv)
     if (rc == KR_OK)
         rc = workflow_case_open(conn, &in, &id, number, secret, &err);
     db_release(conn);
-    workflow_unload();
+    unload_workflows();
     if (rc)
         return fail(&err);
     printf("case: %s\nsecret: %s\n", number, secret[0] ? secret : "-");
@@ -1010,7 +1023,7 @@ static int cmd_workflow(struct context *ctx, int argc, char **argv)
     (void)workflow_list(&n);
     if (rc == KR_OK && check) {
         printf("%zu workflow definitions are valid.\n", n);
-        workflow_unload();
+        unload_workflows();
         return EXIT_SUCCESS;
     }
     struct db_conn *conn = NULL;
@@ -1020,7 +1033,7 @@ static int cmd_workflow(struct context *ctx, int argc, char **argv)
     if (rc == KR_OK)
         rc = workflow_check_deadlines(conn, &ctx->cfg, at ? at : kr_now(), &escalated, &err);
     db_release(conn);
-    workflow_unload();
+    unload_workflows();
     if (rc)
         return fail(&err);
     printf("%u overdue case%s escalated.\n", escalated, escalated == 1 ? "" : "s");

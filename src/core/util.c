@@ -1,11 +1,14 @@
 #include "core/util.h"
 
+#include "core/arena.h"
 #include "core/buf.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -184,4 +187,41 @@ json_t *kr_json_time_local(int64_t secs)
         return json_null();
     kr_time_format_local(secs, buf, sizeof(buf));
     return json_string(buf);
+}
+
+static int cmp_names(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+int kr_list_dir(struct arena *a, const char *dir, const char *suffix, size_t max, bool missing_ok,
+                char ***names, size_t *count, struct kr_error *err)
+{
+    *count = 0;
+    *names = NULL;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT && missing_ok
+                   ? KR_OK
+                   : kr_error_set(err, KR_ERR_IO, "%s: %s", dir, strerror(errno));
+    char **out = arena_calloc(a, max + 1, sizeof(char *));
+    int rc = out ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    size_t n = 0, sl = strlen(suffix);
+    struct dirent *e;
+    while (rc == KR_OK && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len <= sl || e->d_name[0] == '.' || strcmp(e->d_name + len - sl, suffix) != 0)
+            continue;
+        if (n == max)
+            rc = kr_error_set(err, KR_ERR_TOO_LARGE, "%s: more than %zu files", dir, max);
+        else if (!(out[n++] = arena_printf(a, "%s/%s", dir, e->d_name)))
+            rc = kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    }
+    closedir(d);
+    if (rc != KR_OK)
+        return rc;
+    qsort(out, n, sizeof(char *), cmp_names);
+    *names = out;
+    *count = n;
+    return KR_OK;
 }

@@ -72,6 +72,14 @@ void kr_sha256_hex(const void *data, size_t len, char out[2 * KR_SHA256_LEN + 1]
 int kr_read_file(const char *path, size_t max, char **out, size_t *len,
                  struct kr_error *err) KR_MUST_CHECK;
 
+/* The entries of dir whose names end in suffix (e.g. ".json"), without
+ * hidden ones, sorted by name, as "dir/name" in arena a: *names gets
+ * *count of them.  More than max is KR_ERR_TOO_LARGE (naming dir).  A
+ * missing dir gives none when missing_ok, else KR_ERR_IO. */
+struct arena;
+int kr_list_dir(struct arena *a, const char *dir, const char *suffix, size_t max, bool missing_ok,
+                char ***names, size_t *count, struct kr_error *err) KR_MUST_CHECK;
+
 /* Constant-time comparison of two equal-length byte strings. */
 bool kr_secure_equal(const void *a, const void *b, size_t len);
 

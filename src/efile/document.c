@@ -116,8 +116,8 @@ static int txn_in_tx(struct db_conn *conn, void *arg, struct kr_error *err)
                         "created_at) VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
                         "efile_transaction WHERE file_id = $1), $2, $3, $4, $5) RETURNING id",
                         DB_PARAMS(DB_INT(t->file), DB_TEXT(t->title),
-                                  t->case_ref ? DB_TEXT(t->case_ref) : DB_NULL,
-                                  DB_INT(t->who->user_id), DB_INT(t->now)),
+                                  t->case_ref ? DB_TEXT(t->case_ref) : DB_NULL, EFILE_BY(t->who),
+                                  DB_INT(t->now)),
                         &t->id, err);
     if (rc)
         return rc;
@@ -153,7 +153,7 @@ static int add_version(struct db_conn *conn, const struct efile_actor *who, int6
                             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
                             DB_PARAMS(DB_INT(doc), DB_INT(no), DB_TEXT(c->blob_hash),
                                       DB_INT(c->size), DB_TEXT(c->filename), DB_TEXT(c->media_type),
-                                      DB_INT(who->user_id), DB_INT(now)),
+                                      EFILE_BY(who), DB_INT(now)),
                             &vid, err);
     if (rc == KR_OK)
         rc = db_exec(conn, "INSERT INTO efile_text_job (version_id, queued_at) VALUES ($1, $2)",
@@ -185,12 +185,11 @@ static int doc_add_in_tx(struct db_conn *conn, void *arg, struct kr_error *err)
         "INSERT INTO efile_document (transaction_id, file_id, title, doc_type, author, sender, "
         "direction, received_at, current, created_by, created_at, updated_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $10) RETURNING id",
-        DB_PARAMS(DB_INT(d->txn), DB_INT(file), DB_TEXT(m->title),
-                  DB_TEXT(m->doc_type ? m->doc_type : ""), DB_TEXT(m->author ? m->author : ""),
-                  DB_TEXT(m->sender ? m->sender : ""),
-                  DB_TEXT(m->direction ? m->direction : "internal"),
-                  m->received_at ? DB_INT(m->received_at) : DB_NULL, DB_INT(d->who->user_id),
-                  DB_INT(d->now)),
+        DB_PARAMS(
+            DB_INT(d->txn), DB_INT(file), DB_TEXT(m->title),
+            DB_TEXT(m->doc_type ? m->doc_type : ""), DB_TEXT(m->author ? m->author : ""),
+            DB_TEXT(m->sender ? m->sender : ""), DB_TEXT(m->direction ? m->direction : "internal"),
+            m->received_at ? DB_INT(m->received_at) : DB_NULL, EFILE_BY(d->who), DB_INT(d->now)),
         &d->doc, err);
     if (rc == KR_OK)
         rc = add_version(conn, d->who, d->doc, 1, d->content, d->now, err);
@@ -568,7 +567,7 @@ int efile_case_open(struct db_conn *conn, const struct efile_actor *who, const c
     int rc = db_query_int64(conn, "SELECT id FROM efile_plan_item WHERE number = $1",
                             DB_PARAMS(DB_TEXT(plan_number ? plan_number : "")), &plan, err);
     if (rc == KR_ERR_NOT_FOUND)
-        return kr_error_set(err, KR_ERR_INVALID, "plan item %s unknown",
+        return kr_error_set(err, KR_ERR_NOT_FOUND, "plan item %s unknown",
                             plan_number ? plan_number : "");
     if (rc)
         return rc;
@@ -582,6 +581,27 @@ int efile_case_open(struct db_conn *conn, const struct efile_actor *who, const c
     if (rc == KR_OK)
         rc = efile_txn_create(conn, who, *file_id, title, case_ref, now, txn_id, err);
     return rc;
+}
+
+int efile_case_txn(struct db_conn *conn, const char *case_ref, int64_t *file_id, int64_t *txn_id,
+                   struct kr_error *err)
+{
+    struct db_stmt *st;
+    int rc = db_query(conn,
+                      "SELECT file_id, id FROM efile_transaction WHERE case_ref = $1 "
+                      "ORDER BY id LIMIT 1",
+                      DB_PARAMS(DB_TEXT(case_ref ? case_ref : "")), &st, err);
+    if (rc)
+        return rc;
+    rc = db_step(st, err);
+    if (rc == DB_ROW) {
+        *file_id = db_column_int64(st, 0);
+        *txn_id = db_column_int64(st, 1);
+    }
+    db_finish(st);
+    if (rc == DB_ROW)
+        return KR_OK;
+    return rc < 0 ? rc : kr_error_set(err, KR_ERR_NOT_FOUND, "case %s has no e-file", case_ref);
 }
 
 int efile_case_add_document(struct db_conn *conn, struct blob_store *store,

@@ -371,7 +371,7 @@ static int create_in_tx(struct db_conn *conn, void *arg, struct kr_error *err)
                   DB_TEXT(in->parties ? in->parties : ""),
                   in->case_ref ? DB_TEXT(in->case_ref) : DB_NULL, DB_INT(in->restricted),
                   in->retention_start_at ? DB_INT(in->retention_start_at) : DB_NULL, DB_INT(c->now),
-                  DB_INT(c->who->user_id)),
+                  EFILE_BY(c->who)),
         &c->id, err);
     if (rc == KR_ERR_CONFLICT)
         return kr_error_set(err, KR_ERR_CONFLICT, "the file reference %s exists already", c->ref);

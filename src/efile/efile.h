@@ -339,10 +339,16 @@ int efile_version_download(struct db_conn *conn, struct arena *a, const struct e
 
 /* Create a file (under the plan item with number plan_number, owned by
  * unit_id) and a first transaction for the case case_ref.  conn must be in
- * a transaction.  *file_id and *txn_id are set. */
+ * a transaction.  *file_id and *txn_id are set.  KR_ERR_NOT_FOUND (nothing
+ * done) when the plan has no item plan_number. */
 int efile_case_open(struct db_conn *conn, const struct efile_actor *who, const char *plan_number,
                     int64_t unit_id, const char *title, const char *case_ref, int64_t now,
                     int64_t *file_id, int64_t *txn_id, struct kr_error *err) KR_MUST_CHECK;
+
+/* The file and first transaction of case case_ref (KR_ERR_NOT_FOUND when
+ * the case has none).  No access check: for the engine's own actions. */
+int efile_case_txn(struct db_conn *conn, const char *case_ref, int64_t *file_id, int64_t *txn_id,
+                   struct kr_error *err) KR_MUST_CHECK;
 
 /* Add a document from a committed blob to transaction txn_id; conn must be
  * in a transaction.  The same as efile_doc_add. */

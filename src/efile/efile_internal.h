@@ -78,4 +78,8 @@ void efile_read_file(struct db_stmt *st, struct arena *a, struct efile_file *f);
  * restricted. */
 #define EFILE_READABLE_ALL_SQL "(f.restricted = 0 OR " EFILE_READABLE_SQL ")"
 
+/* The acting account as a bound parameter: NULL for the engine (user 0),
+ * which has no account row. */
+#define EFILE_BY(who) ((who)->user_id > 0 ? DB_INT((who)->user_id) : DB_NULL)
+
 #endif

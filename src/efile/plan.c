@@ -18,7 +18,10 @@
 
 void efile_actor_name(const struct efile_actor *who, char out[32])
 {
-    (void)snprintf(out, 32, "user:%lld", (long long)who->user_id);
+    if (who->user_id > 0)
+        (void)snprintf(out, 32, "user:%lld", (long long)who->user_id);
+    else
+        (void)snprintf(out, 32, "system");
 }
 
 int efile_audit(struct db_conn *conn, const char *actor, const char *action, const char *type,

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "forms/forms.h"
+#include "intake/intake_internal.h"
 #include "mail/mail.h"
 #include "payments/payments.h"
 #include "workflow/workflow.h"
@@ -107,6 +108,8 @@ static int open_case(struct db_conn *conn, const struct forms_submission *s,
     int64_t id;
     char number[WORKFLOW_NUMBER_LEN], secret[WORKFLOW_SECRET_LEN] = "", kz[PAYMENTS_KZ_SIZE];
     int rc = workflow_case_open(conn, &in, &id, number, secret, err);
+    if (rc == KR_OK)
+        rc = intake_efile_open(conn, def, id, s, err);
     if (rc == KR_OK)
         rc = fee_receivable(conn, s, answers, email, number, kz, err);
     if (rc == KR_OK && !s->user_id)

@@ -27,6 +27,8 @@ struct pdf_doc {
     char *county, *title, *footer;
     double y;
     int page;
+    int figure_rc; /* the first error of a pdf_figure callback */
+    struct kr_error figure_err;
 };
 
 static cairo_status_t write_out(void *closure, const unsigned char *data, unsigned int len)
@@ -185,6 +187,25 @@ void pdf_write_in(struct pdf_doc *d, const char *label, int lines)
     d->y += box + 10;
 }
 
+void pdf_figure(struct pdf_doc *d, double size, pdf_draw_fn draw, const void *arg,
+                const char *caption)
+{
+    double w = PAGE_W - 2 * MARGIN - size - 14;
+    double h = caption ? set_text(d, caption, d->body, w) : 0;
+    double box = h > size ? h : size;
+    need(d, box + 6);
+    cairo_save(d->cr);
+    int rc = draw(d->cr, MARGIN, d->y, size, arg, &d->figure_err);
+    cairo_restore(d->cr);
+    if (rc != KR_OK && d->figure_rc == KR_OK)
+        d->figure_rc = rc;
+    if (caption) {
+        set_text(d, caption, d->body, w);
+        draw_at(d, MARGIN + size + 14, d->y);
+    }
+    d->y += box + 8;
+}
+
 void pdf_space(struct pdf_doc *d, double points)
 {
     d->y += points;
@@ -218,7 +239,12 @@ int pdf_doc_finish(struct pdf_doc *d, struct kr_error *err)
     cairo_surface_finish(d->surface);
     cairo_status_t st = cairo_surface_status(d->surface);
     struct buf *out = d->out;
+    int figure_rc = d->figure_rc;
+    if (figure_rc != KR_OK && err)
+        *err = d->figure_err;
     pdf_doc_abort(d);
+    if (figure_rc != KR_OK)
+        return figure_rc;
     if (buf_status(out) != KR_OK)
         return kr_error_set(err, buf_status(out), "the PDF is too large");
     if (st != CAIRO_STATUS_SUCCESS)

@@ -50,6 +50,17 @@ void pdf_note(struct pdf_doc *doc, const char *text);
 void pdf_row(struct pdf_doc *doc, const char *key, const char *value);
 /* A labelled empty box of lines for handwriting (blank forms). */
 void pdf_write_in(struct pdf_doc *doc, const char *label, int lines);
+/*
+ * A figure the caller draws (a GiroCode, a seal): size x size points at
+ * the left margin, beside caption (wrapped right of it; may be NULL), on
+ * one page.  draw gets the cairo_t (void * so that callers need no cairo
+ * headers) and the figure's top-left corner; its error is reported by
+ * pdf_doc_finish.
+ */
+typedef int (*pdf_draw_fn)(void *cr, double x, double y, double size, const void *arg,
+                           struct kr_error *err);
+void pdf_figure(struct pdf_doc *doc, double size, pdf_draw_fn draw, const void *arg,
+                const char *caption);
 /* Vertical space in points. */
 void pdf_space(struct pdf_doc *doc, double points);
 

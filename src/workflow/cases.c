@@ -255,7 +255,7 @@ static int request_tx(struct db_conn *conn, void *arg, struct kr_error *err)
                    : NULL;
     if (rc == KR_OK)
         rc = workflow_tell_applicant(conn, x->cfg, &c, x->who->id,
-                                     "Unterlagen nachreichen / Documents missing", body, err);
+                                     "Unterlagen nachreichen / Documents missing", body, NULL, err);
     char actor[32];
     workflow_actor_name(x->who->id, actor);
     if (rc == KR_OK)
@@ -400,4 +400,21 @@ int workflow_seed_demo(struct db_conn *conn, const struct kr_config *cfg, int64_
         }
     }
     return opened ? KR_OK : kr_error_set(err, KR_ERR_NOT_FOUND, "no demo workflows are loaded");
+}
+
+int workflow_case_log(struct db_conn *conn, int64_t case_id, const char *kind, const char *text,
+                      bool public, struct kr_error *err)
+{
+    size_t n = kind ? strlen(kind) : 0;
+    bool ok = n >= 1 && n <= 16;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (kind[i] >= 'a' && kind[i] <= 'z') || kind[i] == '_';
+    if (!ok)
+        return kr_error_set(err, KR_ERR_INVALID, "history kind: 1-16 of a-z and _");
+    if (text && strlen(text) > WORKFLOW_TEXT_MAX)
+        return kr_error_set(err, KR_ERR_TOO_LARGE, "history text: at most %d bytes",
+                            WORKFLOW_TEXT_MAX);
+    struct workflow_hist h = {
+        .case_id = case_id, .at = workflow_now(), .kind = kind, .text = text, .public = public};
+    return workflow_history_add(conn, &h, err);
 }

@@ -7,7 +7,6 @@
  * enclosing state or transition.  That points at the right line for every
  * definition written one name per line, as docs/workflow.md shows.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include "accounts/accounts.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "workflow/workflow_internal.h"
 
 /* ---- Locating names in the text ------------------------------------------------ */
@@ -169,6 +169,12 @@ static int parse_state(struct parser *p, const json_t *o, struct workflow_state 
         st->internal = st->public_de;
     if (rc == KR_OK)
         rc = get_str(p, o, "on_upload", at, false, &st->on_upload);
+    if (rc == KR_OK)
+        rc = get_str(p, o, "on_paid", at, false, &st->on_paid);
+    if (rc == KR_OK)
+        rc = get_str(p, o, "notice", at, false, &st->notice);
+    if (rc == KR_OK && st->notice && !name_ok(st->notice))
+        rc = fail_at(&p->s, at, "notice", p->err, "state \"%s\": bad notice template name", name);
     json_t *d = json_object_get(o, "deadline_days");
     if (rc == KR_OK && d &&
         (!json_is_integer(d) || json_integer_value(d) < 0 || json_integer_value(d) > 365))
@@ -342,24 +348,44 @@ static int check_names(struct parser *p, size_t *tat)
     return KR_OK;
 }
 
-static int check_upload(struct parser *p)
+/* on_upload and on_paid name a transition that leaves the state and that
+ * the system may take. */
+static int check_system_move(struct parser *p, const struct workflow_state *st, const char *key,
+                             const char *name)
+{
+    const struct workflow_transition *t = workflow_transition_find(p->def, name);
+    bool leaves = false;
+    for (size_t k = 0; t && k < t->from_count; k++)
+        leaves |= strcmp(t->from[k], st->name) == 0;
+    if (t && leaves && t->system)
+        return KR_OK;
+    return fail_at(&p->s, offset_of(&p->s, key, 0), name, p->err,
+                   "state \"%s\": \"%s\" must name a transition from it with role \"system\"",
+                   st->name, key);
+}
+
+/* The state-level keys that depend on the rest: on_upload, on_paid, and
+ * the action "notice", which needs a "notice" template name. */
+static int check_state_refs(struct parser *p)
 {
     struct workflow_def *d = p->def;
-    for (size_t i = 0; i < d->state_count; i++) {
+    int rc = KR_OK;
+    for (size_t i = 0; rc == KR_OK && i < d->state_count; i++) {
         const struct workflow_state *st = &d->states[i];
-        if (!st->on_upload)
-            continue;
-        const struct workflow_transition *t = workflow_transition_find(d, st->on_upload);
-        bool leaves = false;
-        for (size_t k = 0; t && k < t->from_count; k++)
-            leaves |= strcmp(t->from[k], st->name) == 0;
-        if (!t || !leaves || !t->system)
-            return fail_at(&p->s, offset_of(&p->s, "on_upload", 0), st->on_upload, p->err,
-                           "state \"%s\": \"on_upload\" must name a transition from it with "
-                           "role \"system\"",
-                           st->name);
+        if (st->on_upload)
+            rc = check_system_move(p, st, "on_upload", st->on_upload);
+        if (rc == KR_OK && st->on_paid)
+            rc = check_system_move(p, st, "on_paid", st->on_paid);
+        bool notice_action = false;
+        for (size_t k = 0; k < st->action_count; k++)
+            notice_action |= strcmp(st->actions[k], "notice") == 0;
+        if (rc == KR_OK && notice_action != (st->notice != NULL))
+            rc = fail_at(&p->s, offset_of(&p->s, st->name, 0), st->name, p->err,
+                         "state \"%s\": the action \"notice\" and the key \"notice\" (the "
+                         "template) go together",
+                         st->name);
     }
-    return KR_OK;
+    return rc;
 }
 
 /* Every state must be reachable from the initial one. */
@@ -455,6 +481,8 @@ static int parse_head(struct parser *p, const json_t *root)
     if (rc == KR_OK)
         rc = get_str(p, root, "unit", 0, false, &d->unit);
     if (rc == KR_OK)
+        rc = get_str(p, root, "plan", 0, false, &d->plan);
+    if (rc == KR_OK)
         rc = get_str(p, root, "initial", 0, false, &d->initial);
     if (rc == KR_OK && !d->initial)
         rc = fail_at(&p->s, 0, NULL, p->err, "missing initial state (\"initial\")");
@@ -489,7 +517,7 @@ int workflow_def_parse(struct arena *a, const char *path, const char *text, size
     if (rc == KR_OK)
         rc = check_names(&p, tat);
     if (rc == KR_OK)
-        rc = check_upload(&p);
+        rc = check_state_refs(&p);
     if (rc == KR_OK)
         rc = check_reachable(&p);
     json_decref(root);
@@ -556,59 +584,6 @@ int workflow_load_text(const char *path, const char *text, struct kr_error *err)
     return add_def(registry.arena, registry.defs, &registry.count, path, text, strlen(text), err);
 }
 
-static int read_file(const char *path, char **out, size_t *len, struct kr_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return kr_error_set(err, KR_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = malloc(WORKFLOW_DEFINITION_MAX + 1);
-    size_t n = buf ? fread(buf, 1, WORKFLOW_DEFINITION_MAX + 1, f) : 0;
-    bool bad = ferror(f);
-    fclose(f);
-    if (!buf)
-        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    if (bad || n > WORKFLOW_DEFINITION_MAX) {
-        free(buf);
-        return kr_error_set(err, bad ? KR_ERR_IO : KR_ERR_CONFIG, "%s: %s", path,
-                            bad ? "read error" : "file too large");
-    }
-    *out = buf;
-    *len = n;
-    return KR_OK;
-}
-
-static int cmp_names(const void *x, const void *y)
-{
-    return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-/* The *.json names of dir, sorted, in a. */
-static int list_dir(struct arena *a, const char *dir, char ***names, size_t *n,
-                    struct kr_error *err)
-{
-    DIR *d = opendir(dir);
-    *n = 0;
-    if (!d)
-        return errno == ENOENT ? KR_OK
-                               : kr_error_set(err, KR_ERR_IO, "%s: %s", dir, strerror(errno));
-    *names = arena_calloc(a, MAX_DEFS + 1, sizeof(char *));
-    struct dirent *e;
-    int rc = *names ? KR_OK : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    while (rc == KR_OK && (e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 6 || e->d_name[0] == '.' || strcmp(e->d_name + len - 5, ".json") != 0)
-            continue;
-        if (*n == MAX_DEFS)
-            rc = kr_error_set(err, KR_ERR_CONFIG, "%s: more than %d workflows", dir, MAX_DEFS);
-        else
-            (*names)[(*n)++] = arena_printf(a, "%s/%s", dir, e->d_name);
-    }
-    closedir(d);
-    if (rc == KR_OK)
-        qsort(*names, *n, sizeof(char *), cmp_names);
-    return rc;
-}
-
 int workflow_load_dir(const char *dir, struct kr_error *err)
 {
     struct arena *a = arena_new(0);
@@ -617,11 +592,15 @@ int workflow_load_dir(const char *dir, struct kr_error *err)
     const struct workflow_def *defs[MAX_DEFS];
     size_t count = 0, n = 0;
     char **names = NULL;
-    int rc = list_dir(a, dir, &names, &n, err);
+    int rc = kr_list_dir(a, dir, ".json", MAX_DEFS, true, &names, &n, err);
+    if (rc == KR_ERR_TOO_LARGE)
+        rc = KR_ERR_CONFIG;
     for (size_t i = 0; rc == KR_OK && i < n; i++) {
         char *text = NULL;
         size_t len = 0;
-        rc = read_file(names[i], &text, &len, err);
+        rc = kr_read_file(names[i], WORKFLOW_DEFINITION_MAX, &text, &len, err);
+        if (rc == KR_ERR_TOO_LARGE)
+            rc = KR_ERR_CONFIG;
         if (rc == KR_OK) {
             rc = add_def(a, defs, &count, names[i], text, len, err);
             free(text);

@@ -70,7 +70,8 @@ static int64_t unit_sender(struct db_conn *conn, int64_t unit_id)
 
 int workflow_tell_applicant(struct db_conn *conn, const struct kr_config *cfg,
                             const struct workflow_case *c, int64_t sender_id, const char *subject,
-                            const char *body, struct kr_error *err)
+                            const char *body, const struct mail_attachment *file,
+                            struct kr_error *err)
 {
     cfg = workflow_config(cfg);
     if (!body)
@@ -89,11 +90,21 @@ int workflow_tell_applicant(struct db_conn *conn, const struct kr_config *cfg,
                                 .subject = subject,
                                 .body = body,
                                 .case_ref = c->number};
+        struct mailbox_file mf;
+        if (file) {
+            mf = (struct mailbox_file){file->filename, file->content_type, file->data, file->len};
+            m.files = &mf;
+            m.file_count = 1;
+        }
         return mailbox_send(conn, cfg, &m, NULL, err);
     }
     if (!c->applicant_email)
         return KR_OK;
-    struct mail_message m = {.to = c->applicant_email, .subject = subject, .text = body};
+    struct mail_message m = {.to = c->applicant_email,
+                             .subject = subject,
+                             .text = body,
+                             .attachments = file,
+                             .attachment_count = file ? 1 : 0};
     return mail_enqueue_cfg(conn, cfg, &m, NULL, err);
 }
 
@@ -111,7 +122,8 @@ static int action_mailbox(const struct workflow_action_ctx *ctx, struct kr_error
                               ctx->c->number, ctx->def->title_de, st->public_de, url, link,
                               ctx->c->number, st->public_en, url, link);
     char *subject = arena_printf(ctx->a, "Antrag %s: %s", ctx->c->number, st->public_de);
-    return workflow_tell_applicant(ctx->conn, ctx->cfg, ctx->c, ctx->actor_id, subject, body, err);
+    return workflow_tell_applicant(ctx->conn, ctx->cfg, ctx->c, ctx->actor_id, subject, body, NULL,
+                                   err);
 }
 
 static int action_notify_unit(const struct workflow_action_ctx *ctx, struct kr_error *err)

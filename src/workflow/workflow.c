@@ -441,7 +441,8 @@ static int open_tx(struct db_conn *conn, void *arg, struct kr_error *err)
     struct arena *a = arena_new(0);
     struct workflow_case c;
     rc = a ? workflow_case_get(conn, a, o->id, &c, err) : kr_error_set(err, KR_ERR_NOMEM, "oom");
-    struct workflow_action_ctx ctx = {conn, a, NULL, o->def, &c, o->def->initial, 0, "system"};
+    struct workflow_action_ctx ctx = {conn, a,        NULL, o->def, &c, o->def->initial,
+                                      0,    "system", NULL};
     if (rc == KR_OK)
         rc = workflow_run_actions(&ctx, err);
     arena_free(a);
@@ -732,9 +733,14 @@ static int transition_tx(struct db_conn *conn, void *arg, struct kr_error *err)
         rc = workflow_case_get(conn, x->a, x->case_id, &after, err);
     char actor[32];
     workflow_actor_name(x->who->id, actor);
+    /* The notice quotes the reason: the caller's, else the field "reason". */
+    const char *reason = x->reason;
+    for (size_t i = 0; !reason && i < x->field_count; i++)
+        if (strcmp(x->fields[i].name, "reason") == 0 && x->fields[i].value[0])
+            reason = x->fields[i].value;
     struct workflow_action_ctx ctx = {
-        conn, x->a, x->cfg, def, &after, t ? t->to : NULL, x->who->applicant ? 0 : x->who->id,
-        actor};
+        conn,  x->a,  x->cfg, def, &after, t ? t->to : NULL, x->who->applicant ? 0 : x->who->id,
+        actor, reason};
     if (rc == KR_OK)
         rc = workflow_run_actions(&ctx, err);
     if (rc == KR_OK)

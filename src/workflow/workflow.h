@@ -42,6 +42,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "db/db.h"
+#include "mail/mail.h"
 
 /* Limits of definitions and inputs. */
 #define WORKFLOW_ID_MAX 64 /* workflow, state, transition, action names */
@@ -85,6 +86,8 @@ struct workflow_state {
     unsigned deadline_days;            /* working days; 0 = none */
     bool final;                        /* the case is closed here */
     const char *on_upload;             /* transition taken after an upload */
+    const char *on_paid;               /* transition taken when the fee is paid */
+    const char *notice;                /* template of the action "notice" */
     const char *actions[WORKFLOW_MAX_ACTIONS];
     size_t action_count;
 };
@@ -94,6 +97,7 @@ struct workflow_def {
     const char *form; /* the form id whose submissions open cases here */
     const char *title_de, *title_en;
     const char *unit; /* org unit code that works the cases */
+    const char *plan; /* file plan number of the cases' e-files, or NULL */
     const char *initial;
     struct workflow_state *states;
     size_t state_count;
@@ -154,9 +158,10 @@ struct workflow_action_ctx {
     const struct kr_config *cfg; /* may be NULL (defaults) */
     const struct workflow_def *def;
     const struct workflow_case *c;
-    const char *state; /* the state entered */
-    int64_t actor_id;  /* the acting account, 0 for the system */
-    const char *actor; /* "user:7", "system" */
+    const char *state;  /* the state entered */
+    int64_t actor_id;   /* the acting account, 0 for the system */
+    const char *actor;  /* "user:7", "system" */
+    const char *reason; /* the transition's reason, or NULL */
 };
 typedef int (*workflow_action_fn)(const struct workflow_action_ctx *ctx, struct kr_error *err);
 
@@ -410,6 +415,26 @@ int workflow_document_add(struct db_conn *conn, const struct kr_config *cfg, int
 /* Open document requests of a case (for the applicant's page). */
 int workflow_open_requests(struct db_conn *conn, struct arena *a, int64_t case_id,
                            const char ***texts, size_t *count, struct kr_error *err) KR_MUST_CHECK;
+
+/* ---- For other modules (notices, payments) ------------------------------------ */
+
+/*
+ * Send a message to the case's applicant inside the caller's transaction:
+ * to the mailbox of an applicant with an account (signed by sender_id, or
+ * by a staff member of the case's unit when 0), by e-mail to an anonymous
+ * applicant.  file (may be NULL) goes along as an attachment.  A case
+ * whose unit has nobody to sign is logged and left (KR_OK).
+ */
+int workflow_tell_applicant(struct db_conn *conn, const struct kr_config *cfg,
+                            const struct workflow_case *c, int64_t sender_id, const char *subject,
+                            const char *body, const struct mail_attachment *file,
+                            struct kr_error *err) KR_MUST_CHECK;
+
+/* An entry in the case's history written by another module, e.g. kind
+ * "notice" with the document's name; public entries are shown to the
+ * applicant.  kind: 1-16 of a-z and _. */
+int workflow_case_log(struct db_conn *conn, int64_t case_id, const char *kind, const char *text,
+                      bool public, struct kr_error *err) KR_MUST_CHECK;
 
 /* True if hash is a document of some case (for blob_sweep). */
 bool workflow_blob_referenced(struct db_conn *conn, const char *hash);

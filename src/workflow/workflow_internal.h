@@ -41,10 +41,4 @@ void workflow_actor_name(int64_t id, char out[32]);
 int workflow_notify_heads(struct db_conn *conn, const struct kr_config *cfg, int64_t unit_id,
                           const char *number, const char *what, struct kr_error *err) KR_MUST_CHECK;
 
-/* Send a message to the case's applicant: mailbox for an account, mail
- * to an anonymous applicant.  The link goes to the status page. */
-int workflow_tell_applicant(struct db_conn *conn, const struct kr_config *cfg,
-                            const struct workflow_case *c, int64_t sender_id, const char *subject,
-                            const char *body, struct kr_error *err) KR_MUST_CHECK;
-
 #endif

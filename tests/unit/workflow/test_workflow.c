@@ -17,6 +17,8 @@
 
 #include "accounts/accounts.h"
 #include "core/util.h"
+#include "intake/intake.h"
+#include "notice/notice.h"
 #include "testdb.h"
 #include "workflow/workflow.h"
 
@@ -87,6 +89,12 @@ static void test_definition_errors(void **state)
         {"care == 'full'", "care = 'full'", "kita.json:23: transition \"offer\": guard"},
         {"\"on_upload\": \"docs_in\"", "\"on_upload\": \"check\"",
          "state \"missing\": \"on_upload\""},
+        {"\"on_upload\": \"docs_in\"", "\"on_upload\": \"docs_in\", \"on_paid\": \"ask\"",
+         "state \"missing\": \"on_paid\" must name a transition from it"},
+        {"\"internal\": \"Geprüft\"", "\"internal\": \"Geprüft\", \"notice\": \"ok\"",
+         "state \"checked\": the action \"notice\" and the key \"notice\""},
+        {"\"internal\": \"Geprüft\"", "\"internal\": \"Geprüft\", \"notice\": \"A/B\"",
+         "state \"checked\": bad notice template name"},
     };
     struct arena *a = arena_new(0);
     for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
@@ -205,6 +213,13 @@ static void test_shipped_workflows(void **state)
     struct kr_error err;
     kr_error_clear(&err);
     workflow_unload();
+    /* The shipped workflows name the notices and the e-file actions. */
+    static struct kr_config cfg;
+    kr_config_defaults(&cfg);
+    snprintf(cfg.share_dir, sizeof(cfg.share_dir), "%s", root ? root : ".");
+    if (intake_actions_register(&cfg, NULL, &err) != KR_OK)
+        fail_msg("%s", err.message);
+    assert_non_null(notice_find("genehmigung"));
     if (workflow_load_dir(dir, &err) != KR_OK)
         fail_msg("%s", err.message);
     size_t n;
@@ -231,6 +246,7 @@ static void test_shipped_workflows(void **state)
     unlink(path);
     rmdir(bad);
     workflow_unload();
+    notice_unload();
 }
 
 /* ---- Database tests ---------------------------------------------------------------- */

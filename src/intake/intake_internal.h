@@ -1,0 +1,18 @@
+/*
+ * intake_internal.h - shared between the files of src/intake only.
+ */
+#ifndef KR_INTAKE_INTERNAL_H
+#define KR_INTAKE_INTERNAL_H
+
+#include "forms/forms.h"
+#include "workflow/workflow.h"
+
+/* Open the e-file of case case_id (file under the workflow's plan item,
+ * first transaction) and file the submission s (receipt PDF and uploaded
+ * files; s may be NULL).  Nothing when the workflow names no plan item;
+ * a plan item the county has not imported is logged and skipped.  Inside
+ * the caller's transaction. */
+int intake_efile_open(struct db_conn *conn, const struct workflow_def *def, int64_t case_id,
+                      const struct forms_submission *s, struct kr_error *err) KR_MUST_CHECK;
+
+#endif
