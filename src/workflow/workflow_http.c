@@ -17,6 +17,7 @@
 
 #include "accounts/accounts.h"
 #include "core/util.h"
+#include "efile/efile.h"
 #include "http/http.h"
 #include "workflow/workflow.h"
 
@@ -255,14 +256,19 @@ static int case_render(struct http_request *req, unsigned status, const char *er
         rc = http_session_ensure(req, err);
     if (rc)
         return rc;
-    json_t *ctx =
-        json_pack("{s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:b, s:o, s:b}", "case",
-                  case_json(req, &c, workflow_now()), "data", data_json(c.data), "history",
-                  history_json(req, ev, nev, true), "transitions", transitions_json(req, t, nt),
-                  "has_transitions", nt > 0, "can_claim", c.assignee_id == 0, "is_mine",
-                  c.assignee_id == who.id, "lead",
-                  (who.roles & (ACCOUNT_ROLE_HEAD_OF_UNIT | ACCOUNT_ROLE_ADMIN)) != 0, "errors",
-                  error ? error_list(error) : json_array(), "has_errors", error != NULL);
+    /* The case's e-file (documents, receipt, notices), when it has one. */
+    int64_t file_id = 0, txn_id;
+    struct kr_error ignored;
+    if (efile_case_txn(conn, c.number, &file_id, &txn_id, &ignored) != KR_OK)
+        file_id = 0;
+    json_t *ctx = json_pack("{s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:b, s:o, s:b, s:I}", "case",
+                            case_json(req, &c, workflow_now()), "data", data_json(c.data),
+                            "history", history_json(req, ev, nev, true), "transitions",
+                            transitions_json(req, t, nt), "has_transitions", nt > 0, "can_claim",
+                            c.assignee_id == 0, "is_mine", c.assignee_id == who.id, "lead",
+                            (who.roles & (ACCOUNT_ROLE_HEAD_OF_UNIT | ACCOUNT_ROLE_ADMIN)) != 0,
+                            "errors", error ? error_list(error) : json_array(), "has_errors",
+                            error != NULL, "efile", (json_int_t)file_id);
     return http_render(req, status, "workflow/case", ctx);
 }
 

@@ -64,8 +64,8 @@ static int collect(void *ctx, const char *field, struct kr_error *err)
 {
     (void)err;
     char *seen = ctx;
-    strcat(seen, field);
-    strcat(seen, ";");
+    size_t n = strlen(seen);
+    snprintf(seen + n, 256 - n, "%s;", field);
     return KR_OK;
 }
 
