@@ -42,6 +42,7 @@
 
 #include "blob/blob.h"
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/text.h"
@@ -257,6 +258,15 @@ int http_render_string(struct http_request *req, const char *template_name, json
                        struct kr_error *err) KR_MUST_CHECK;
 
 int http_json(struct http_request *req, unsigned status, json_t *body) KR_MUST_CHECK;
+
+/* A module's own series on /metrics: fn appends Prometheus text (with
+ * its # HELP and # TYPE lines) to out, may query through conn (pooled,
+ * no transaction) and allocate in a (the request's arena).  An error
+ * answers the scrape with 500.  Register before the server starts; at
+ * most 8 sources; KR_ERR_TOO_LARGE beyond. */
+typedef int (*http_metrics_fn)(struct db_conn *conn, struct arena *a, struct buf *out,
+                               struct kr_error *err);
+int http_metrics_source(http_metrics_fn fn) KR_MUST_CHECK;
 
 /* A file to save, never shown as a page of our origin: 200 with
  * Content-Disposition attachment and the name as RFC 6266 filename*

@@ -24,6 +24,17 @@ static int readyz(struct http_request *req, struct kr_error *err)
     return http_send(req, 200, "text/plain; charset=utf-8", "ready\n", 6);
 }
 
+static http_metrics_fn metric_sources[8];
+static size_t metric_source_count;
+
+int http_metrics_source(http_metrics_fn fn)
+{
+    if (metric_source_count == sizeof(metric_sources) / sizeof(metric_sources[0]))
+        return KR_ERR_TOO_LARGE;
+    metric_sources[metric_source_count++] = fn;
+    return KR_OK;
+}
+
 static int metrics(struct http_request *req, struct kr_error *err)
 {
     const struct kr_config *cfg = req->server->cfg;
@@ -32,6 +43,11 @@ static int metrics(struct http_request *req, struct kr_error *err)
     struct buf out;
     buf_init(&out, 4 * 1024 * 1024);
     int rc = metrics_render(req->server->metrics, req->server->router, req->server->db, &out);
+    struct db_conn *conn = NULL;
+    if (rc == KR_OK && metric_source_count)
+        rc = http_db(req, &conn, err);
+    for (size_t i = 0; rc == KR_OK && i < metric_source_count; i++)
+        rc = metric_sources[i](conn, http_arena(req), &out, err);
     if (rc == KR_OK)
         rc = http_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf_cstr(&out),
                        out.len);

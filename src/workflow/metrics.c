@@ -86,3 +86,80 @@ int workflow_metrics_get(struct db_conn *conn, struct arena *a, int64_t unit_id,
         name_weeks(a, out->per_week, out->per_week_count);
     return rc;
 }
+
+/* A label value in the exposition format: \ " and newline escaped. */
+static void label(struct buf *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && s[i]; i++) {
+        if (s[i] == '\\' || s[i] == '"')
+            (void)buf_putc(out, '\\');
+        if (s[i] == '\n')
+            (void)buf_puts(out, "\\n");
+        else
+            (void)buf_putc(out, s[i]);
+    }
+}
+
+static void unit_series(struct buf *out, const struct workflow_metrics *m)
+{
+    (void)buf_puts(out, "# HELP kreisel_workflow_cases_open Open cases per org unit.\n"
+                        "# TYPE kreisel_workflow_cases_open gauge\n");
+    for (size_t i = 0; i < m->per_unit_count; i++) {
+        (void)buf_puts(out, "kreisel_workflow_cases_open{unit=\"");
+        label(out, m->per_unit[i].key, SIZE_MAX);
+        (void)buf_printf(out, "\"} %" PRId64 "\n", m->per_unit[i].count);
+    }
+    (void)buf_puts(out, "# HELP kreisel_workflow_cases_overdue Open cases past their deadline "
+                        "or escalated, per org unit.\n"
+                        "# TYPE kreisel_workflow_cases_overdue gauge\n");
+    for (size_t i = 0; i < m->per_unit_count; i++) {
+        (void)buf_puts(out, "kreisel_workflow_cases_overdue{unit=\"");
+        label(out, m->per_unit[i].key, SIZE_MAX);
+        (void)buf_printf(out, "\"} %" PRId64 "\n", m->per_unit[i].overdue);
+    }
+}
+
+static void time_series(struct buf *out, const struct workflow_metrics *m)
+{
+    (void)buf_puts(out, "# HELP kreisel_workflow_lead_time_seconds Time from opening to "
+                        "closing of closed cases, per workflow.\n"
+                        "# TYPE kreisel_workflow_lead_time_seconds summary\n");
+    for (size_t i = 0; i < m->per_workflow_count; i++) {
+        const struct workflow_metric_row *r = &m->per_workflow[i];
+        for (int k = 0; k < 2; k++) {
+            (void)buf_printf(out, "kreisel_workflow_lead_time_seconds_%s{workflow=\"",
+                             k ? "count" : "sum");
+            label(out, r->key, SIZE_MAX);
+            (void)buf_printf(out, "\"} %" PRId64 "\n", k ? r->count : r->seconds);
+        }
+    }
+    (void)buf_puts(out, "# HELP kreisel_workflow_state_seconds Time cases spent in a state "
+                        "before leaving it, per workflow and state.\n"
+                        "# TYPE kreisel_workflow_state_seconds summary\n");
+    for (size_t i = 0; i < m->per_state_count; i++) {
+        const struct workflow_metric_row *r = &m->per_state[i];
+        const char *slash = strchr(r->key, '/');
+        if (!slash)
+            continue;
+        for (int k = 0; k < 2; k++) {
+            (void)buf_printf(out, "kreisel_workflow_state_seconds_%s{workflow=\"",
+                             k ? "count" : "sum");
+            label(out, r->key, (size_t)(slash - r->key));
+            (void)buf_puts(out, "\",state=\"");
+            label(out, slash + 1, SIZE_MAX);
+            (void)buf_printf(out, "\"} %" PRId64 "\n", k ? r->count : r->seconds);
+        }
+    }
+}
+
+int workflow_metrics_prometheus(struct db_conn *conn, struct arena *a, struct buf *out,
+                                struct kr_error *err)
+{
+    struct workflow_metrics m;
+    int rc = workflow_metrics_get(conn, a, 0, workflow_now(), &m, err);
+    if (rc != KR_OK)
+        return rc;
+    unit_series(out, &m);
+    time_series(out, &m);
+    return buf_status(out);
+}

@@ -39,6 +39,7 @@
 #include <jansson.h>
 
 #include "core/arena.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "db/db.h"
@@ -462,6 +463,12 @@ struct workflow_metrics {
 /* Figures of unit_id (0: all units). */
 int workflow_metrics_get(struct db_conn *conn, struct arena *a, int64_t unit_id, int64_t now,
                          struct workflow_metrics *out, struct kr_error *err) KR_MUST_CHECK;
+
+/* The figures above for /metrics (http_metrics_source): open and overdue
+ * cases per unit (gauges), lead time per workflow and time per state
+ * (summaries: _sum seconds, _count cases), all units. */
+int workflow_metrics_prometheus(struct db_conn *conn, struct arena *a, struct buf *out,
+                                struct kr_error *err) KR_MUST_CHECK;
 
 /* ---- Demo ---------------------------------------------------------------------- */
 

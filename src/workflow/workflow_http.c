@@ -625,6 +625,11 @@ int workflow_http_routes(struct http_server *server, struct kr_error *err)
         if (rc)
             return rc;
     }
+    /* Open/overdue cases and lead times on /metrics, once per process. */
+    static bool metrics_registered;
+    if (!metrics_registered && http_metrics_source(workflow_metrics_prometheus) != KR_OK)
+        return kr_error_set(err, KR_ERR_INTERNAL, "too many /metrics sources");
+    metrics_registered = true;
     struct http_upload_limits limits = {20 * 1024 * 1024, 21 * 1024 * 1024, 1};
     return http_route_upload(server, HTTP_POST, "/antraege/:number/nachreichen", upload_submit, 0,
                              &limits, err);

@@ -155,6 +155,12 @@ class WorkflowTest(unittest.TestCase):
         units = api.json()["per_unit"]
         self.assertTrue(any(u["overdue"] > 0 for u in units), units)
         self.assertEqual(self.staff("k.kita1").get("/verwaltung/vorgaenge/kennzahlen").status, 403)
+        # The same figures as series on /metrics for the county's monitoring.
+        scrape = harness.Client(self.server).get("/metrics")
+        self.assertEqual(scrape.status, 200)
+        self.assertIn("# TYPE kreisel_workflow_cases_open gauge", scrape.text)
+        self.assertRegex(scrape.text, r'kreisel_workflow_cases_overdue\{unit="[^"]+"\} [1-9]')
+        self.assertIn("# TYPE kreisel_workflow_state_seconds summary", scrape.text)
 
     def test_request_and_upload_document(self):
         clerk = self.staff("k.kita1")
