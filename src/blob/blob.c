@@ -177,10 +177,8 @@ int blob_store_open(const char *dir, struct blob_store **out, struct kr_error *e
     int rc = n > 0 && (size_t)n < sizeof(s->dir) && m > 0 && (size_t)m < sizeof(tmp)
                  ? KR_OK
                  : kr_error_set(err, KR_ERR_CONFIG, "file store directory name too long");
-    if (rc == KR_OK)
-        rc = make_dir(dir, err);
-    if (rc == KR_OK)
-        rc = make_dir(tmp, err);
+    if (rc == KR_OK) /* the data directory may not exist yet on a fresh machine */
+        rc = kr_make_dirs(tmp, 0750, err);
     if (rc == KR_OK && access(tmp, W_OK) != 0)
         rc = io_error(err, "not writable", tmp);
     if (rc) {

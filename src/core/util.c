@@ -4,6 +4,7 @@
 #include "core/buf.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -224,4 +225,27 @@ int kr_list_dir(struct arena *a, const char *dir, const char *suffix, size_t max
     *names = out;
     *count = n;
     return KR_OK;
+}
+
+int kr_make_dirs(const char *path, unsigned mode, struct kr_error *err)
+{
+    char copy[4096];
+    int n = snprintf(copy, sizeof(copy), "%s", path);
+    if (n <= 0 || (size_t)n >= sizeof(copy))
+        return kr_error_set(err, KR_ERR_INVALID, "directory name too long");
+    for (char *p = copy + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(copy, (mode_t)mode) != 0 && errno != EEXIST) {
+            int e = errno;
+            kr_error_set(err, KR_ERR_IO, "cannot create the directory %s", copy);
+            kr_error_detail(err, "mkdir %s: %s", copy, strerror(e));
+            return KR_ERR_IO;
+        }
+        *p = c;
+        if (c == '\0')
+            return KR_OK;
+    }
 }

@@ -72,6 +72,11 @@ void kr_sha256_hex(const void *data, size_t len, char out[2 * KR_SHA256_LEN + 1]
 int kr_read_file(const char *path, size_t max, char **out, size_t *len,
                  struct kr_error *err) KR_MUST_CHECK;
 
+/* mkdir -p: create path and every missing directory above it with mode
+ * (existing ones are left as they are).  KR_ERR_IO naming the directory
+ * that failed. */
+int kr_make_dirs(const char *path, unsigned mode, struct kr_error *err) KR_MUST_CHECK;
+
 /* The entries of dir whose names end in suffix (e.g. ".json"), without
  * hidden ones, sorted by name, as "dir/name" in arena a: *names gets
  * *count of them.  More than max is KR_ERR_TOO_LARGE (naming dir).  A

@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "db/db_internal.h"
 
 struct sqlite_conn {
@@ -95,22 +96,21 @@ static int fail_handle(struct kr_error *err, sqlite3 *h, const char *sql)
  * personal data and nobody else needs to list it. */
 static int make_parent_dirs(const char *path, struct kr_error *err)
 {
-    char *copy = strdup(path);
-    if (!copy)
-        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    int rc = KR_OK;
-    for (char *p = copy + 1; *p && rc == KR_OK; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
-            rc = kr_error_set(err, KR_ERR_DB, "cannot create the database directory");
-            kr_error_detail(err, "mkdir %s: %s", copy, strerror(errno));
-        }
-        *p = '/';
+    char dir[4096];
+    int n = snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = n > 0 && (size_t)n < sizeof(dir) ? strrchr(dir, '/') : NULL;
+    if (!slash || slash == dir)
+        return KR_OK;
+    *slash = '\0';
+    int rc = kr_make_dirs(dir, 0700, err);
+    if (rc != KR_OK) {
+        char detail[KR_ERROR_DETAIL_MAX];
+        snprintf(detail, sizeof(detail), "%s", err->detail);
+        kr_error_set(err, KR_ERR_DB, "cannot create the database directory");
+        kr_error_detail(err, "%s", detail);
+        return KR_ERR_DB;
     }
-    free(copy);
-    return rc;
+    return KR_OK;
 }
 
 /* Create the database file readable by its owner only, whatever the umask:

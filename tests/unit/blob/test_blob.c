@@ -192,6 +192,30 @@ static void test_sweep(void **state)
     blob_writer_abort(w);
 }
 
+/* A fresh machine: the data directory and its parents do not exist yet. */
+static void test_open_creates_directories(void **state)
+{
+    struct fixture *f = *state;
+    char nested[300];
+    snprintf(nested, sizeof(nested), "%s/var/data/blobs", f->dir);
+    struct blob_store *s = NULL;
+    struct kr_error err;
+    assert_int_equal(blob_store_open(nested, &s, &err), KR_OK);
+    struct blob_info info;
+    assert_int_equal(blob_put(s, "abc", 3, &info, &err), KR_OK);
+    assert_true(blob_exists(s, info.hash));
+    blob_store_close(s);
+    /* A path below a file cannot be made: a clear error naming it. */
+    char below[320];
+    snprintf(below, sizeof(below), "%s/file", f->dir);
+    FILE *fp = fopen(below, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    snprintf(nested, sizeof(nested), "%s/file/blobs", f->dir);
+    assert_int_equal(blob_store_open(nested, &s, &err), KR_ERR_IO);
+    assert_non_null(strstr(err.message, "/file/blobs"));
+}
+
 int main(void)
 {
     if (kr_util_init() != KR_OK)
@@ -203,6 +227,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_and_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_detects_damage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_creates_directories, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
