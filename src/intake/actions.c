@@ -285,6 +285,7 @@ int intake_actions_register(const struct kr_config *cfg, struct blob_store *blob
     actions_blobs = blobs;
     char dir[KR_CONFIG_PATH_MAX + 16];
     (void)snprintf(dir, sizeof(dir), "%s/notices", cfg->share_dir);
+    intake_guards_use();
     int rc = notice_load_dir(dir, err);
     if (rc == KR_OK && !workflow_action_known("notice") &&
         (workflow_action_register("notice", action_notice) != KR_OK ||
@@ -320,6 +321,7 @@ int intake_check(struct kr_error *err)
     for (size_t i = 0; rc == KR_OK && i < n; i++) {
         const struct workflow_def *def = defs[i];
         const struct forms_def *form = def->form ? forms_find(forms_http_set(), def->form) : NULL;
+        rc = intake_guards_check(def, form, err);
         for (size_t k = 0; rc == KR_OK && k < def->state_count; k++) {
             const char *name = def->states[k].notice;
             const struct notice_template *t = name ? notice_find(name) : NULL;

@@ -15,4 +15,13 @@
 int intake_efile_open(struct db_conn *conn, const struct workflow_def *def, int64_t case_id,
                       const struct forms_submission *s, struct kr_error *err) KR_MUST_CHECK;
 
+/* Make the forms expression language the workflows' guard evaluator
+ * (before the workflows load). */
+void intake_guards_use(void);
+
+/* Every field a guard of def refers to is a field of form (after the
+ * forms are loaded).  KR_ERR_CONFIG naming file, transition and field. */
+int intake_guards_check(const struct workflow_def *def, const struct forms_def *form,
+                        struct kr_error *err) KR_MUST_CHECK;
+
 #endif

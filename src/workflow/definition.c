@@ -302,7 +302,7 @@ static int parse_transition(struct parser *p, const json_t *o, struct workflow_t
     if (rc == KR_OK && t->guard) {
         struct kr_error gerr;
         kr_error_clear(&gerr);
-        t->guard_compiled = workflow_guard_compile(t->guard, &gerr);
+        t->guard_compiled = workflow_guard_compile(p->def->form, t->guard, &gerr);
         if (!t->guard_compiled)
             rc = fail_at(&p->s, at, "guard", p->err, "transition \"%s\": guard: %s", t->name,
                          gerr.message);

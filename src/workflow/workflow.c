@@ -123,8 +123,9 @@ static int parse_value(const char *s, char out[256], struct kr_error *err)
     return KR_OK;
 }
 
-static void *builtin_compile(const char *text, struct kr_error *err)
+static void *builtin_compile(const char *form_id, const char *text, struct kr_error *err)
 {
+    (void)form_id;
     struct guard g = {GUARD_TRUTHY, "", ""};
     const char *s = skip_space(text);
     if (*s == '!' && s[1] != '=') {
@@ -168,7 +169,7 @@ static const char *value_text(const json_t *v, char buf[64])
     return buf;
 }
 
-static bool builtin_eval(const void *compiled, const json_t *data)
+static bool builtin_eval(const void *compiled, json_t *data)
 {
     const struct guard *g = compiled;
     const json_t *v = json_object_get(data, g->field);
@@ -192,12 +193,12 @@ void workflow_set_guard_evaluator(const struct workflow_guard_evaluator *ev)
     guards = ev ? ev : &builtin_guards;
 }
 
-void *workflow_guard_compile(const char *text, struct kr_error *err)
+void *workflow_guard_compile(const char *form_id, const char *text, struct kr_error *err)
 {
-    return guards->compile(text, err);
+    return guards->compile(form_id, text, err);
 }
 
-bool workflow_guard_eval(const void *compiled, const json_t *data)
+bool workflow_guard_eval(const void *compiled, json_t *data)
 {
     return guards->eval(compiled, data);
 }
@@ -208,10 +209,9 @@ void workflow_guard_release(void *compiled)
         guards->release(compiled);
 }
 
-int workflow_guard_builtin_eval(const char *text, const json_t *data, bool *out,
-                                struct kr_error *err)
+int workflow_guard_builtin_eval(const char *text, json_t *data, bool *out, struct kr_error *err)
 {
-    void *g = builtin_compile(text, err);
+    void *g = builtin_compile(NULL, text, err);
     if (!g)
         return err ? err->code : KR_ERR_INVALID;
     *out = builtin_eval(g, data);

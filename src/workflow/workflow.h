@@ -176,25 +176,27 @@ int workflow_action_register(const char *name, workflow_action_fn fn) KR_MUST_CH
 bool workflow_action_known(const char *name);
 
 /*
- * The guard evaluator: compile(text) at load returns a handle (or NULL
- * with err set: a start error); eval(handle, case data) decides.  Handles
- * live as long as the definitions.  NULL restores the interim built-in
- * evaluator, which understands only
+ * The guard evaluator: compile(form_id, text) at load returns a handle (or
+ * NULL with err set: a start error); eval(handle, case data) decides.
+ * form_id is the workflow's form (NULL when it names none), so that the
+ * evaluator can type the answers.  Handles live as long as the
+ * definitions.  src/intake sets the forms expression language
+ * (src/forms/expr.h, docs/forms.md) before the workflows load.  NULL
+ * restores the built-in evaluator, which understands only
  *     field == 'value'    field != 'value'    field    !field
  * (field: a top-level key of the case data, compared as text; numbers and
  * booleans compare by their JSON text; "field" alone is truthy: present,
- * not null, not false, not 0, not "").  The forms expression language
- * (src/forms/expr.h) replaces it once wired.
+ * not null, not false, not 0, not "").
  */
 struct workflow_guard_evaluator {
-    void *(*compile)(const char *text, struct kr_error *err);
-    bool (*eval)(const void *compiled, const json_t *data);
+    void *(*compile)(const char *form_id, const char *text, struct kr_error *err);
+    bool (*eval)(const void *compiled, json_t *data);
     void (*release)(void *compiled);
 };
 void workflow_set_guard_evaluator(const struct workflow_guard_evaluator *ev);
 
 /* Evaluate a guard text with the built-in evaluator (tests, docs). */
-int workflow_guard_builtin_eval(const char *text, const json_t *data, bool *out,
+int workflow_guard_builtin_eval(const char *text, json_t *data, bool *out,
                                 struct kr_error *err) KR_MUST_CHECK;
 
 /* Public holidays: fn(y, m, d, ctx) is true for a holiday (m 1-12).  NULL

@@ -8,8 +8,8 @@
 #include "workflow/workflow.h"
 
 /* The current guard evaluator (built-in until one is set). */
-void *workflow_guard_compile(const char *text, struct kr_error *err);
-bool workflow_guard_eval(const void *compiled, const json_t *data);
+void *workflow_guard_compile(const char *form_id, const char *text, struct kr_error *err);
+bool workflow_guard_eval(const void *compiled, json_t *data);
 void workflow_guard_release(void *compiled);
 
 /* cfg, or the one set with workflow_set_config, or the defaults. */

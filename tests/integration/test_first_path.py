@@ -45,7 +45,8 @@ class FirstPathTest(unittest.TestCase):
         cls.citizen_password = re.search(
             r"erika\.mustermann@musterland\.example\n  password: (\S+)", seeded).group(1)
         for login, unit, role in (("k.kita", "51.1", "clerk"), ("k.kfz", "36.1", "clerk"),
-                                  ("k.kasse", "20.1", "cash_office")):
+                                  ("k.kasse", "20.1", "cash_office"),
+                                  ("k.schule", "40.1", "clerk")):
             r = harness.run_cli(cls.db, "user", "add", "--login", login, "--name", login,
                                 "--unit", unit, "--role", role, "--password-stdin",
                                 stdin=PASSWORD + "\n")
@@ -196,6 +197,22 @@ class FirstPathTest(unittest.TestCase):
         text = pdf_text(self.notice_in_mailbox(erika, number))
         self.assertIn("Bescheid: Wunschkennzeichen", text)
         self.assertNotIn("Zahlungshinweise", text)
+
+    def test_guard_in_the_forms_expression_language(self):
+        """School transport is approved from 2 km on: the guard
+        `distance_km >= 2` reads the answer as the form's number."""
+        clerk = self.staff("k.schule")
+        shown = {}
+        for km in (1, 8):
+            r = harness.run_cli(self.db, "workflow", "open", "schuelerbefoerderung", "--email",
+                                "eltern@example.org", "--data", '{"distance_km": %d}' % km)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            number = re.search(r"case: (\S+)", r.stdout).group(1)
+            self.decide(clerk, number, "start_review")
+            page = clerk.get("/verwaltung/vorgaenge/" + number).text
+            shown[km] = 'name="transition" value="approve"' in page
+            self.assertIn('name="transition" value="reject"', page)
+        self.assertEqual(shown, {1: False, 8: True})
 
 
 def tf_camt(stmt_id, entries):

@@ -18,7 +18,9 @@
 #include "accounts/accounts.h"
 #include "core/util.h"
 #include "intake/intake.h"
+#include "intake/intake_internal.h"
 #include "notice/notice.h"
+#include "workflow/workflow_internal.h"
 #include "testdb.h"
 #include "workflow/workflow.h"
 
@@ -204,6 +206,34 @@ static void test_working_days(void **state)
 }
 
 /* The shipped demo definitions load. */
+/* The forms expression language as the guard evaluator (src/intake):
+ * without a form the case data is typed by its JSON. */
+static void test_expression_guards(void **state)
+{
+    (void)state;
+    intake_guards_use();
+    struct kr_error err;
+    void *g = workflow_guard_compile(
+        NULL, "age >= 18 and born < date(\"2010-01-01\") and kind in ['a', 'b'] and ok", &err);
+    assert_non_null(g);
+    json_t *d =
+        json_pack("{s:i, s:s, s:s, s:b}", "age", 20, "born", "2005-01-01", "kind", "b", "ok", 1);
+    assert_true(workflow_guard_eval(g, d));
+    json_object_set_new(d, "age", json_integer(17));
+    assert_false(workflow_guard_eval(g, d));
+    json_object_set_new(d, "age", json_integer(18));
+    json_object_set_new(d, "born", json_string("2012-05-01"));
+    assert_false(workflow_guard_eval(g, d));
+    json_object_del(d, "born"); /* unanswered: null, the condition is false */
+    assert_false(workflow_guard_eval(g, d));
+    workflow_guard_release(g);
+    json_decref(d);
+    kr_error_clear(&err);
+    assert_null(workflow_guard_compile(NULL, "age >=", &err));
+    assert_non_null(strstr(err.message, "column"));
+    workflow_set_guard_evaluator(NULL);
+}
+
 static void test_shipped_workflows(void **state)
 {
     (void)state;
@@ -247,6 +277,7 @@ static void test_shipped_workflows(void **state)
     rmdir(bad);
     workflow_unload();
     notice_unload();
+    workflow_set_guard_evaluator(NULL); /* the other tests use the built-in one */
 }
 
 /* ---- Database tests ---------------------------------------------------------------- */
@@ -635,10 +666,15 @@ static void test_back_channel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_definition_errors), cmocka_unit_test(test_guards),
-        cmocka_unit_test(test_working_days),      cmocka_unit_test(test_shipped_workflows),
-        TESTDB_BOTH(test_open_and_status),        TESTDB_BOTH(test_transitions),
-        TESTDB_BOTH(test_concurrent_clerks),      TESTDB_BOTH(test_assign_and_escalate),
+        cmocka_unit_test(test_definition_errors),
+        cmocka_unit_test(test_guards),
+        cmocka_unit_test(test_working_days),
+        cmocka_unit_test(test_shipped_workflows),
+        cmocka_unit_test(test_expression_guards),
+        TESTDB_BOTH(test_open_and_status),
+        TESTDB_BOTH(test_transitions),
+        TESTDB_BOTH(test_concurrent_clerks),
+        TESTDB_BOTH(test_assign_and_escalate),
         TESTDB_BOTH(test_back_channel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
