@@ -19,11 +19,6 @@ struct appt_exception {
     struct appt_interval iv;
 };
 
-struct appt_claim {
-    int64_t starts_at;
-    int resource; /* index into plan.resources */
-};
-
 /* Everything the slot computation needs for a location, a request and a
  * range of days, loaded with a handful of queries. */
 struct appt_plan {
@@ -39,10 +34,10 @@ struct appt_plan {
     size_t exception_count;
     int64_t *holidays; /* local holiday days */
     size_t holiday_count;
-    struct appt_claim *claims; /* sorted by starts_at */
-    size_t claim_count;
     int64_t first_day, last_day;
-    unsigned char *busy; /* scratch: [resource][step of the day] */
+    int steps_per_day;         /* 1440 / step_minutes + 1 */
+    unsigned char *busy_all;   /* claimed: [day - first_day][resource][step] */
+    const unsigned char *busy; /* the day being looked at, into busy_all */
 };
 
 /* Check want (services distinct, valid ids) and load the plan for local

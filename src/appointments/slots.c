@@ -2,10 +2,10 @@
  * slots.c - free slots from opening hours, exceptions, holidays,
  * durations, resources and the claims of existing bookings.
  *
- * The claims of the whole range are read with one query and sorted by
- * time; each day then marks its claims in a small bitmap per resource and
- * walks the opening intervals step by step, so that eight weeks of a
- * location with twenty counters cost a few milliseconds.
+ * The claims of the whole range are read with one query straight into a
+ * bitmap [day][resource][step]; each day then walks its opening intervals
+ * step by step over its slice, so that eight weeks of a location with
+ * twenty counters cost a few milliseconds.
  */
 #include "appointments/appointments_internal.h"
 
@@ -163,12 +163,6 @@ static int load_exceptions(struct db_conn *conn, struct arena *a, struct appt_pl
     return rc < 0 ? rc : KR_OK;
 }
 
-static int claim_cmp(const void *x, const void *y)
-{
-    const struct appt_claim *a = x, *b = y;
-    return a->starts_at < b->starts_at ? -1 : a->starts_at > b->starts_at;
-}
-
 static int resource_index(const struct appt_plan *p, int64_t id)
 {
     for (size_t i = 0; i < p->resource_count; i++)
@@ -177,15 +171,41 @@ static int resource_index(const struct appt_plan *p, int64_t id)
     return -1;
 }
 
+/* Local day and minute of utc, remembering the last day: the rows come
+ * ordered by resource and time, so most fall into the day before.  Days
+ * with a clock change (not 24 hours) always take the exact conversion. */
+struct day_memo {
+    int64_t day, start, end;
+};
+
+static void local_time(struct day_memo *m, int64_t utc, int64_t *day, int *minute)
+{
+    if (utc >= m->start && utc < m->end) {
+        *day = m->day;
+        *minute = (int)((utc - m->start) / 60);
+        return;
+    }
+    appointments_utc_to_local(utc, day, minute);
+    int64_t start = appointments_local_to_utc(*day, 0);
+    int64_t end = appointments_local_to_utc(*day + 1, 0);
+    *m = end - start == 86400 ? (struct day_memo){*day, start, end} : (struct day_memo){0, 0, 0};
+}
+
+/* Mark every claim of the range in busy_all, in one pass over the rows
+ * (no sorting: each claim lands in its day, resource and step). */
 static int load_claims(struct db_conn *conn, struct arena *a, struct appt_plan *p,
                        struct kr_error *err)
 {
     int64_t from = appointments_local_to_utc(p->first_day, 0);
     int64_t to = appointments_local_to_utc(p->last_day + 1, 0);
-    size_t cap = 256;
-    p->claims = arena_calloc(a, cap, sizeof(*p->claims));
-    if (!p->claims)
+    int spd = p->steps_per_day = 1440 / p->loc.step_minutes + 1;
+    size_t per_day = p->resource_count * (size_t)spd;
+    size_t days = (size_t)(p->last_day - p->first_day + 1);
+    p->busy_all = arena_zalloc(a, days * per_day + 1);
+    if (!p->busy_all)
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    p->busy = p->busy_all;
+    struct day_memo memo = {0, 0, 0};
     struct db_stmt *st;
     int rc = db_query(conn,
                       "SELECT c.resource_id, c.starts_at FROM appointment_claim c "
@@ -194,25 +214,17 @@ static int load_claims(struct db_conn *conn, struct arena *a, struct appt_plan *
                       DB_PARAMS(DB_INT(p->loc.id), DB_INT(from), DB_INT(to)), &st, err);
     while (rc >= 0 && (rc = db_step(st, err)) == DB_ROW) {
         int idx = resource_index(p, db_column_int64(st, 0));
-        if (idx < 0)
+        int64_t day;
+        int minute;
+        local_time(&memo, db_column_int64(st, 1), &day, &minute);
+        int step = minute / p->loc.step_minutes;
+        if (idx < 0 || day < p->first_day || day > p->last_day || step >= spd)
             continue;
-        if (p->claim_count == cap) {
-            struct appt_claim *more = arena_calloc(a, cap * 2, sizeof(*more));
-            if (!more) {
-                db_finish(st);
-                return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-            }
-            memcpy(more, p->claims, cap * sizeof(*more));
-            p->claims = more;
-            cap *= 2;
-        }
-        p->claims[p->claim_count++] = (struct appt_claim){db_column_int64(st, 1), idx};
+        p->busy_all[(size_t)(day - p->first_day) * per_day + (size_t)idx * (size_t)spd +
+                    (size_t)step] = 1;
     }
     db_finish(st);
-    if (rc < 0)
-        return rc;
-    qsort(p->claims, p->claim_count, sizeof(*p->claims), claim_cmp);
-    return KR_OK;
+    return rc < 0 ? rc : KR_OK;
 }
 
 int appt_plan_load(struct db_conn *conn, struct arena *a, const struct appointments_want *want,
@@ -234,11 +246,6 @@ int appt_plan_load(struct db_conn *conn, struct arena *a, const struct appointme
         rc = load_exceptions(conn, a, p, err);
     if (rc == KR_OK)
         rc = load_claims(conn, a, p, err);
-    if (rc == KR_OK) {
-        p->busy = arena_alloc(a, p->resource_count * (size_t)(1440 / p->loc.step_minutes + 1));
-        if (!p->busy)
-            rc = kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    }
     return rc;
 }
 
@@ -271,30 +278,13 @@ static size_t day_intervals(const struct appt_plan *p, int64_t day,
     return p->hours_count[wd];
 }
 
-/* Mark the claims of day in p->busy; returns the steps per day. */
+/* Look at day (within the loaded range): p->busy is its bitmap per
+ * resource; returns the steps per day. */
 static int mark_busy(struct appt_plan *p, int64_t day)
 {
-    int spd = 1440 / p->loc.step_minutes + 1;
-    memset(p->busy, 0, p->resource_count * (size_t)spd);
-    int64_t from = appointments_local_to_utc(day, 0);
-    int64_t to = appointments_local_to_utc(day + 1, 0);
-    size_t lo = 0, hi = p->claim_count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (p->claims[mid].starts_at < from)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (size_t i = lo; i < p->claim_count && p->claims[i].starts_at < to; i++) {
-        int64_t cday;
-        int minute;
-        appointments_utc_to_local(p->claims[i].starts_at, &cday, &minute);
-        int s = minute / p->loc.step_minutes;
-        if (cday == day && s < spd)
-            p->busy[(size_t)p->claims[i].resource * (size_t)spd + (size_t)s] = 1;
-    }
-    return spd;
+    size_t per_day = p->resource_count * (size_t)p->steps_per_day;
+    p->busy = p->busy_all + (size_t)(day - p->first_day) * per_day;
+    return p->steps_per_day;
 }
 
 /* Is resource r free for the appointment from step s of the day? */
