@@ -49,4 +49,4 @@ check:
 	scripts/checksrc
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz build-bench
+	rm -rf $(BUILD) build-asan build-fuzz build-bench build-release
