@@ -36,6 +36,7 @@
 #include "efile/efile_http.h"
 #include "einvoice/einvoice.h"
 #include "einvoice/einvoice_http.h"
+#include "forms/forms.h"
 #include "forms/forms_http.h"
 #include "einvoice/einvoice_store.h"
 #include "http/server.h"
@@ -215,6 +216,16 @@ static bool state_holiday(int y, int m, int d, void *ctx)
     return appointments_holiday(holiday_state, y, m, d) != NULL;
 }
 
+/* A service's "apply online" link: a form of the form server must be
+ * loaded; links elsewhere are the county's business. */
+static bool form_exists(const char *url)
+{
+    static const char prefix[] = "/formulare/";
+    if (strncmp(url, prefix, sizeof(prefix) - 1) != 0)
+        return true;
+    return forms_find(forms_http_set(), url + sizeof(prefix) - 1) != NULL;
+}
+
 static int register_modules(struct context *ctx, struct http_server *server, struct kr_error *err)
 {
     const struct kr_config *cfg = &ctx->cfg;
@@ -235,6 +246,7 @@ static int register_modules(struct context *ctx, struct http_server *server, str
         rc = kr_error_set(err, KR_ERR_INTERNAL, "too many export sections");
     if (rc == KR_OK)
         rc = catalogue_http_routes(server, cfg, ctx->db, err);
+    catalogue_http_set_form_check(form_exists);
     if (rc == KR_OK)
         rc = appointments_http_routes(server, err);
     if (rc == KR_OK)

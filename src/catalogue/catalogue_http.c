@@ -206,6 +206,22 @@ static int results_page(struct http_request *req, struct kr_error *err)
     return http_render(req, 200, "catalogue/results", ctx);
 }
 
+static bool (*form_check)(const char *url);
+
+void catalogue_http_set_form_check(bool (*fn)(const char *url))
+{
+    form_check = fn;
+}
+
+/* The service's online form link, or NULL when it has none or it leads
+ * nowhere (form_check). */
+static const char *online_form(const json_t *service)
+{
+    const char *form =
+        json_string_value(json_object_get(json_object_get(service, "online"), "form"));
+    return form && (!form_check || form_check(form)) ? form : NULL;
+}
+
 /* ---- Service page --------------------------------------------------------------- */
 
 /* 2770 -> "27,70 €" (de) or "€27.70" (en), with thousands separators. */
@@ -323,7 +339,7 @@ static char *jsonld(struct http_request *req, const json_t *r, const char *unit_
     const json_t *leika = json_object_get(r, "leika");
     if (leika)
         set_if(ld, "identifier", leika);
-    const char *form = json_string_value(json_object_get(json_object_get(r, "online"), "form"));
+    const char *form = online_form(r);
     if (form) {
         char furl[1024];
         (void)snprintf(furl, sizeof(furl), "%s%s", form[0] == '/' ? base : "", form);
@@ -369,7 +385,9 @@ static json_t *service_context(struct http_request *req, const json_t *r,
     json_object_set_new(ctx, "fees", fees_json(req, fees, en));
     json_object_set_new(ctx, "free", json_boolean(json_array_size(fees) == 0));
     const json_t *online = json_object_get(r, "online");
-    set_if(ctx, "form", json_object_get(online, "form"));
+    const char *form = online_form(r);
+    if (form)
+        json_object_set_new(ctx, "form", json_string(form));
     json_object_set_new(ctx, "appointment",
                         json_boolean(json_is_true(json_object_get(online, "appointment"))));
     json_object_set_new(ctx, "has_documents",

@@ -6,6 +6,8 @@
 #ifndef KR_CATALOGUE_HTTP_H
 #define KR_CATALOGUE_HTTP_H
 
+#include <stdbool.h>
+
 #include "core/config.h"
 #include "core/error.h"
 #include "db/db.h"
@@ -23,5 +25,11 @@ int catalogue_http_routes(struct http_server *server, const struct kr_config *cf
                           struct kr_error *err) KR_MUST_CHECK;
 
 void catalogue_http_shutdown(void);
+
+/* Whether a service's online form link leads somewhere (main: a form of
+ * the form server, or any link outside Kreisel).  When fn says no, the
+ * service page shows "not online yet" instead of a dead button.  NULL:
+ * every link is shown.  Set before the server starts. */
+void catalogue_http_set_form_check(bool (*fn)(const char *url));
 
 #endif
