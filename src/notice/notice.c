@@ -75,9 +75,11 @@ static int line_of(const char *src, const char *needle)
     return line;
 }
 
-/* Walk the placeholders of text: fn(ctx, name, len) for each; stops at a
- * non-zero return.  Unbalanced braces give KR_ERR_CONFIG. */
-typedef int (*each_fn)(void *ctx, const char *name, size_t len);
+/* Walk text: fn(ctx, lit, lit_len, name, len) for the literal text before
+ * each placeholder and the placeholder's name (spaces trimmed), then once
+ * for the rest with name NULL; stops at a non-zero return.  Unbalanced
+ * braces give KR_ERR_CONFIG. */
+typedef int (*each_fn)(void *ctx, const char *lit, size_t lit_len, const char *name, size_t len);
 
 static int each_placeholder(const char *text, each_fn fn, void *ctx)
 {
@@ -94,12 +96,14 @@ static int each_placeholder(const char *text, each_fn fn, void *ctx)
             name++, len--;
         while (len && name[len - 1] == ' ')
             len--;
-        int rc = fn(ctx, name, len);
+        int rc = fn(ctx, p, (size_t)(open - p), name, len);
         if (rc)
             return rc;
         p = close + 2;
     }
-    return strstr(p, "}}") ? KR_ERR_CONFIG : KR_OK;
+    if (strstr(p, "}}"))
+        return KR_ERR_CONFIG;
+    return fn(ctx, p, strlen(p), NULL, 0);
 }
 
 struct check_ctx {
@@ -107,10 +111,11 @@ struct check_ctx {
     size_t bad_len;
 };
 
-static int check_name(void *ctx, const char *name, size_t len)
+static int check_name(void *ctx, const char *lit, size_t lit_len, const char *name, size_t len)
 {
+    (void)lit, (void)lit_len;
     struct check_ctx *c = ctx;
-    if (builtin(name, len) || data_name(name, len))
+    if (!name || builtin(name, len) || data_name(name, len))
         return KR_OK;
     c->bad = name;
     c->bad_len = len;
@@ -329,10 +334,11 @@ struct field_walk {
     int rc;
 };
 
-static int walk_one(void *ctx, const char *name, size_t len)
+static int walk_one(void *ctx, const char *lit, size_t lit_len, const char *name, size_t len)
 {
+    (void)lit, (void)lit_len;
     struct field_walk *w = ctx;
-    if (!data_name(name, len))
+    if (!name || !data_name(name, len))
         return KR_OK;
     char field[256];
     (void)snprintf(field, sizeof(field), "%.*s", (int)(len - 5), name + 5);
@@ -418,9 +424,12 @@ static const char *value_of(struct fill *f, const char *name, size_t len)
     return in->field ? in->field(in->ctx, key + 5, f->a) : NULL;
 }
 
-static int fill_one(void *ctx, const char *name, size_t len)
+static int fill_one(void *ctx, const char *lit, size_t lit_len, const char *name, size_t len)
 {
     struct fill *f = ctx;
+    (void)buf_append(f->out, lit, lit_len);
+    if (!name)
+        return KR_OK;
     const char *v = value_of(f, name, len);
     (void)buf_puts(f->out, v && *v ? v : "–");
     return KR_OK;
@@ -432,20 +441,7 @@ static const char *fill(const struct notice_input *in, struct arena *a, const ch
     struct buf out;
     buf_init(&out, 64 * 1024);
     struct fill f = {in, a, &out};
-    const char *p = text, *open;
-    while ((open = strstr(p, "{{"))) {
-        const char *close = strstr(open, "}}"); /* checked at load */
-        (void)buf_append(&out, p, (size_t)(open - p));
-        const char *name = open + 2;
-        size_t len = (size_t)(close - name);
-        while (len && *name == ' ')
-            name++, len--;
-        while (len && name[len - 1] == ' ')
-            len--;
-        (void)fill_one(&f, name, len);
-        p = close + 2;
-    }
-    (void)buf_puts(&out, p);
+    (void)each_placeholder(text, fill_one, &f); /* balanced: checked at load */
     char *s = buf_status(&out) == KR_OK ? arena_strndup(a, buf_cstr(&out), out.len) : NULL;
     buf_release(&out);
     return s ? s : "";

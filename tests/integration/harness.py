@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import re
+import unittest
 import shutil
 import socket
 import subprocess
@@ -105,6 +106,30 @@ def run_cli(db, *args, stdin=None, env=None):
     """Run a kreisel command against db; returns CompletedProcess."""
     return subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True,
                           env=base_env(db, env), timeout=120)
+
+
+CITIZEN = "erika.mustermann@musterland.example"  # the demo citizen of seed-demo
+
+
+def seed_demo(db):
+    """migrate and seed-demo; returns {login: password} of the demo
+    accounts the seed printed (admin, k.zulassung, the demo citizen)."""
+    out = run_cli(db, "migrate")
+    assert out.returncode == 0, out.stderr
+    out = run_cli(db, "seed-demo")
+    assert out.returncode == 0, out.stdout + out.stderr
+    return dict(re.findall(r"login: +(\S+)\n +password: (\S+)", out.stdout))
+
+
+def add_staff(db, password, *users):
+    """Staff accounts: users are (login, unit code or None, role)."""
+    for login, unit, role in users:
+        args = ["user", "add", "--login", login, "--name", login, "--email",
+                login + "@landkreis.example", "--role", role, "--password-stdin"]
+        if unit:
+            args += ["--unit", unit]
+        r = run_cli(db, *args, stdin=password + "\n")
+        assert r.returncode == 0, r.stderr
 
 
 class Server:
@@ -308,3 +333,38 @@ class Client:
     def login(self, login, password):
         self.get("/anmelden")
         return self.post("/anmelden", {"login": login, "password": password})
+
+
+class DemoCountyCase(unittest.TestCase):
+    """A test class on a seeded demo county with its own server: STAFF
+    lists (login, unit, role) accounts made with STAFF_PASSWORD; CLIENT is
+    the client class of staff() and citizen()."""
+    STAFF = ()
+    STAFF_PASSWORD = "Sachbearbeitung-2026-Kreis"
+    CLIENT = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = Database()
+        cls.citizen_password = seed_demo(cls.db)[CITIZEN]
+        add_staff(cls.db, cls.STAFF_PASSWORD, *cls.STAFF)
+        cls.server = Server(cls.db)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.db.drop()
+
+    def client(self):
+        return (self.CLIENT or Client)(self.server)
+
+    def staff(self, login):
+        c = self.client()
+        self.assertEqual(c.login(login, self.STAFF_PASSWORD).status, 303)
+        return c
+
+    def citizen(self):
+        c = self.client()
+        r = c.login(CITIZEN, self.citizen_password)
+        self.assertEqual(r.status, 303, r.text)
+        return c

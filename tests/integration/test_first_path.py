@@ -33,35 +33,14 @@ def girocode_of(pdf):
         return out.stdout.decode()
 
 
-class FirstPathTest(unittest.TestCase):
+class FirstPathTest(harness.DemoCountyCase):
+    STAFF = (("k.kita", "51.1", "clerk"), ("k.kfz", "36.1", "clerk"),
+             ("k.kasse", "20.1", "cash_office"), ("k.schule", "40.1", "clerk"))
+    STAFF_PASSWORD = PASSWORD
+    CLIENT = tf.FormClient
     start = tf.FormsTest.start
     step = tf.FormsTest.step
     fill_kita = tf.FormsTest.fill_kita
-    @classmethod
-    def setUpClass(cls):
-        cls.db = harness.Database()
-        harness.run_cli(cls.db, "migrate")
-        seeded = harness.run_cli(cls.db, "seed-demo").stdout
-        cls.citizen_password = re.search(
-            r"erika\.mustermann@musterland\.example\n  password: (\S+)", seeded).group(1)
-        for login, unit, role in (("k.kita", "51.1", "clerk"), ("k.kfz", "36.1", "clerk"),
-                                  ("k.kasse", "20.1", "cash_office"),
-                                  ("k.schule", "40.1", "clerk")):
-            r = harness.run_cli(cls.db, "user", "add", "--login", login, "--name", login,
-                                "--unit", unit, "--role", role, "--password-stdin",
-                                stdin=PASSWORD + "\n")
-            assert r.returncode == 0, r.stderr
-        cls.server = harness.Server(cls.db)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.db.drop()
-
-    def staff(self, login):
-        c = tf.FormClient(self.server)
-        self.assertEqual(c.login(login, PASSWORD).status, 303)
-        return c
 
     def decide(self, clerk, number, *transitions, reason=None):
         path = "/verwaltung/vorgaenge/" + number
@@ -99,12 +78,6 @@ class FirstPathTest(unittest.TestCase):
                           "ON r.case_ref = c.number WHERE c.submission_ref = '%s'" % sub)
         number, kz = row.strip().split("|")
         return number, kz
-
-    def citizen(self):
-        c = tf.FormClient(self.server)
-        r = c.login("erika.mustermann@musterland.example", self.citizen_password)
-        self.assertEqual(r.status, 303, r.text)
-        return c
 
     def notice_in_mailbox(self, erika, number):
         box = erika.get("/postfach")

@@ -15,38 +15,10 @@ import harness
 PASSWORD = "Sachbearbeitung-2026-Kreis"
 
 
-class WorkflowTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.db = harness.Database()
-        harness.run_cli(cls.db, "migrate")
-        seeded = harness.run_cli(cls.db, "seed-demo").stdout
-        cls.citizen_password = re.search(
-            r"erika\.mustermann@musterland\.example\n  password: (\S+)", seeded).group(1)
-        for login, unit, role in (("k.kita1", "51.1", "clerk"), ("k.kita2", "51.1", "clerk"),
-                                  ("h.kita", "51.1", "head_of_unit"),
-                                  ("k.verkehr", "36.1", "clerk")):
-            r = harness.run_cli(cls.db, "user", "add", "--login", login, "--name", login,
-                                "--email", login + "@landkreis.example", "--unit", unit,
-                                "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
-            assert r.returncode == 0, r.stderr
-        cls.server = harness.Server(cls.db)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.db.drop()
-
-    def staff(self, login):
-        c = harness.Client(self.server)
-        self.assertEqual(c.login(login, PASSWORD).status, 303)
-        return c
-
-    def citizen(self):
-        c = harness.Client(self.server)
-        r = c.login("erika.mustermann@musterland.example", self.citizen_password)
-        self.assertEqual(r.status, 303, r.text)
-        return c
+class WorkflowTest(harness.DemoCountyCase):
+    STAFF = (("k.kita1", "51.1", "clerk"), ("k.kita2", "51.1", "clerk"),
+             ("h.kita", "51.1", "head_of_unit"), ("k.verkehr", "36.1", "clerk"))
+    STAFF_PASSWORD = PASSWORD
 
     def new_case(self, workflow="kita-anmeldung", data='{"care": "full"}'):
         """A fresh anonymous case (paper intake); returns number and secret."""
