@@ -105,6 +105,24 @@ int intake_efile_open(struct db_conn *conn, const struct workflow_def *def, int6
     return rc;
 }
 
+/* A document the applicant sent later goes into the case's e-file. */
+static int on_document(struct db_conn *conn, const struct workflow_case *c,
+                       const struct workflow_upload *up, struct kr_error *err)
+{
+    int64_t file_id, txn;
+    int rc = efile_case_txn(conn, c->number, &file_id, &txn, err);
+    if (rc == KR_ERR_NOT_FOUND)
+        return KR_OK;
+    struct efile_actor who = engine(c->unit_id);
+    struct efile_content content = {up->blob_hash, up->size, up->filename, up->content_type};
+    char title[260];
+    (void)snprintf(title, sizeof(title), "Nachgereicht: %s", up->filename);
+    int64_t doc;
+    return rc == KR_OK ? efile_case_add_document(conn, actions_blobs, &who, txn, title, &content,
+                                                 workflow_now(), &doc, err)
+                       : rc;
+}
+
 /* ---- Notices -------------------------------------------------------------------------- */
 
 struct answers {
@@ -286,6 +304,7 @@ int intake_actions_register(const struct kr_config *cfg, struct blob_store *blob
     char dir[KR_CONFIG_PATH_MAX + 16];
     (void)snprintf(dir, sizeof(dir), "%s/notices", cfg->share_dir);
     intake_guards_use();
+    workflow_on_document(on_document);
     int rc = notice_load_dir(dir, err);
     if (rc == KR_OK && !workflow_action_known("notice") &&
         (workflow_action_register("notice", action_notice) != KR_OK ||

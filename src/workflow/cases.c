@@ -287,6 +287,8 @@ static int upload_move_on(struct db_conn *conn, const struct kr_config *cfg,
                                "Unterlagen eingegangen", NULL, 0, NULL, err);
 }
 
+static workflow_document_fn document_hook;
+
 static int upload_tx(struct db_conn *conn, void *arg, struct kr_error *err)
 {
     struct request_tx *x = arg;
@@ -317,10 +319,17 @@ static int upload_tx(struct db_conn *conn, void *arg, struct kr_error *err)
                             json_pack("{s:s, s:s, s:I}", "number", c.number, "blob",
                                       x->up->blob_hash, "size", (json_int_t)x->up->size),
                             err);
+    if (rc == KR_OK && document_hook)
+        rc = document_hook(conn, &c, x->up, err);
     if (rc == KR_OK)
         rc = upload_move_on(conn, x->cfg, &c, err);
     arena_free(a);
     return rc;
+}
+
+void workflow_on_document(workflow_document_fn fn)
+{
+    document_hook = fn;
 }
 
 int workflow_document_add(struct db_conn *conn, const struct kr_config *cfg, int64_t case_id,

@@ -415,6 +415,14 @@ struct workflow_upload {
 int workflow_document_add(struct db_conn *conn, const struct kr_config *cfg, int64_t case_id,
                           const struct workflow_upload *up, struct kr_error *err) KR_MUST_CHECK;
 
+/* Called inside the upload's transaction when an applicant's document
+ * has landed in case c (before on_upload moves the case on), e.g. to file
+ * it in the case's e-file; an error rolls the upload back.  One hook,
+ * set before the server starts; NULL: none. */
+typedef int (*workflow_document_fn)(struct db_conn *conn, const struct workflow_case *c,
+                                    const struct workflow_upload *up, struct kr_error *err);
+void workflow_on_document(workflow_document_fn fn);
+
 /* Open document requests of a case (for the applicant's page). */
 int workflow_open_requests(struct db_conn *conn, struct arena *a, int64_t case_id,
                            const char ***texts, size_t *count, struct kr_error *err) KR_MUST_CHECK;

@@ -171,6 +171,32 @@ class FirstPathTest(harness.DemoCountyCase):
         self.assertIn("Bescheid: Wunschkennzeichen", text)
         self.assertNotIn("Zahlungshinweise", text)
 
+    def test_document_sent_later_lands_in_the_efile(self):
+        erika = self.citizen()
+        base = self.fill_kita(erika)
+        summary = erika.get(base + "/pruefen")
+        v = re.search(r'name="v" value="([0-9a-f]{64})"', summary.text).group(1)
+        r = erika.post_pairs(base + "/pruefen", [("v", v)])
+        self.assertEqual(r.status, 303, r.text[:2000])
+        sub = re.search(r"(F-\d{4}-\d{6}-\d)", erika.get(r.headers["location"]).text).group(1)
+        number = self.db.sql("SELECT number FROM workflow_case WHERE submission_ref = '%s'"
+                             % sub).strip()
+        clerk = self.staff("k.kita")
+        self.decide(clerk, number, "request_documents")
+        r = clerk.post("/verwaltung/vorgaenge/%s/nachfordern" % number,
+                       {"text": "Bitte die Geburtsurkunde nachreichen."})
+        self.assertEqual(r.status, 303, r.text[:1000])
+        erika.get("/antraege/%s/nachreichen" % number)
+        r = erika.post_multipart("/antraege/%s/nachreichen" % number,
+                                 files=[("file", "urkunde.pdf", "application/pdf",
+                                         b"%PDF-1.4 Geburtsurkunde")])
+        self.assertEqual(r.status, 200, r.text[:1000])
+        self.assertEqual([d[0] for d in self.efile_docs(number)],
+                         ["Antrag %s (Eingangsbestätigung)" % sub, "Nachgereicht: urkunde.pdf"])
+        # on_upload moved the case on, as before.
+        state = self.db.sql("SELECT state FROM workflow_case WHERE number = '%s'" % number)
+        self.assertEqual(state.strip(), "received")
+
     def test_guard_in_the_forms_expression_language(self):
         """School transport is approved from 2 km on: the guard
         `distance_km >= 2` reads the answer as the form's number."""
