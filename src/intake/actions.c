@@ -12,6 +12,7 @@
 #include "accounts/accounts.h"
 #include "audit/audit.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "efile/efile.h"
 #include "forms/forms.h"
 #include "forms/forms_http.h"
@@ -253,6 +254,41 @@ static int action_notice(const struct workflow_action_ctx *ctx, struct kr_error 
     return rc;
 }
 
+/* ---- Payments requested by a state ------------------------------------------------------ */
+
+static int action_request_payment(const struct workflow_action_ctx *ctx, struct kr_error *err)
+{
+    const struct workflow_state *st = workflow_state_find(ctx->def, ctx->state);
+    json_t *data = json_loads(ctx->c->data ? ctx->c->data : "{}", 0, NULL);
+    char name[141];
+    (void)snprintf(name, sizeof(name), "%s", intake_debtor_name(data, ctx->c->applicant_email));
+    json_decref(data);
+    struct payments_new_receivable nr = {.debtor_name = name,
+                                         .debtor_account_id = ctx->c->applicant_id,
+                                         .purpose = st->payment_purpose,
+                                         .amount_cents = st->payment_cents,
+                                         .case_ref = ctx->c->number};
+    int64_t id;
+    char kz[PAYMENTS_KZ_SIZE], shown[16], amount[TEXT_MONEY_LEN];
+    int rc = payments_receivable_create(ctx->conn, ctx->actor, &nr, &id, kz, err);
+    if (rc != KR_OK)
+        return rc;
+    payments_kz_format(kz, shown);
+    const char *url = actions_cfg->public_url;
+    char *body = arena_printf(ctx->a,
+                              "Guten Tag,\n\nfür Ihren Antrag %s ist eine Zahlung fällig:\n"
+                              "%s – %s EUR, Kassenzeichen %s.\nAlle Angaben und den GiroCode "
+                              "finden Sie hier: %s/zahlung/%s\n\n-- English --\n\nA payment "
+                              "is due for your application %s: %s EUR, reference %s.\n%s/zahlung/"
+                              "%s\n",
+                              ctx->c->number, st->payment_purpose,
+                              text_money(st->payment_cents, "de", amount), shown, url, kz,
+                              ctx->c->number, amount, shown, url, kz);
+    char *subject = arena_printf(ctx->a, "Antrag %s: Zahlung / payment", ctx->c->number);
+    return workflow_tell_applicant(ctx->conn, ctx->cfg, ctx->c, ctx->actor_id, subject, body, NULL,
+                                   err);
+}
+
 /* ---- Closing the e-file --------------------------------------------------------------- */
 
 static int action_close_file(const struct workflow_action_ctx *ctx, struct kr_error *err)
@@ -309,6 +345,7 @@ int intake_actions_register(const struct kr_config *cfg, struct blob_store *blob
     if (rc == KR_OK && !workflow_action_known("notice") &&
         (workflow_action_register("notice", action_notice) != KR_OK ||
          workflow_action_register("close_file", action_close_file) != KR_OK ||
+         workflow_action_register("request_payment", action_request_payment) != KR_OK ||
          payments_on_settled(on_settled) != KR_OK))
         rc = kr_error_set(err, KR_ERR_INTERNAL, "intake: cannot register the workflow actions");
     return rc;

@@ -121,7 +121,7 @@ int intake_guards_check(const struct workflow_def *def, const struct forms_def *
         const struct workflow_transition *t = &def->transitions[i];
         const struct guard *g = t->guard_compiled;
         struct ref_check x = {form, NULL};
-        if (g && g->a && t->guard)
+        if (g && t->guard_ev == &evaluator)
             expr_refs(g->e, check_ref, &x);
         if (x.bad)
             return kr_error_set(err, KR_ERR_CONFIG,

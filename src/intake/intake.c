@@ -36,8 +36,7 @@ static const char *answer_email(json_t *answers)
     return NULL;
 }
 
-/* Who pays: the answers' name fields, else the address. */
-static const char *debtor_name(json_t *answers, const char *email)
+const char *intake_debtor_name(json_t *answers, const char *email)
 {
     static const char *const keys[] = {"name", "applicant_name", "last_name", "client_name",
                                        "parent_name"};
@@ -60,7 +59,7 @@ static int fee_receivable(struct db_conn *conn, const struct forms_submission *s
         return KR_OK;
     char purpose[80], name[141];
     (void)snprintf(purpose, sizeof(purpose), "Gebuehr Antrag %s", number);
-    (void)snprintf(name, sizeof(name), "%s", debtor_name(answers, email));
+    (void)snprintf(name, sizeof(name), "%s", intake_debtor_name(answers, email));
     struct payments_new_receivable nr = {.debtor_name = name,
                                          .debtor_account_id = s->user_id,
                                          .purpose = purpose,

@@ -15,6 +15,10 @@
 int intake_efile_open(struct db_conn *conn, const struct workflow_def *def, int64_t case_id,
                       const struct forms_submission *s, struct kr_error *err) KR_MUST_CHECK;
 
+/* Who pays: the answers' name fields (name, applicant_name, last_name,
+ * client_name, parent_name), else the address, else a placeholder. */
+const char *intake_debtor_name(json_t *answers, const char *email);
+
 /* Make the forms expression language the workflows' guard evaluator
  * (before the workflows load). */
 void intake_guards_use(void);

@@ -15,6 +15,7 @@
 #include "accounts/accounts.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "payments/payments.h"
 #include "workflow/workflow_internal.h"
 
 /* ---- Locating names in the text ------------------------------------------------ */
@@ -150,6 +151,29 @@ static int parse_actions(struct parser *p, struct workflow_state *st, const json
     return KR_OK;
 }
 
+/* "payment": {"amount": "25.00", "purpose": "Gebühr ..."} for the action
+ * "request_payment". */
+static int parse_payment(struct parser *p, const json_t *o, size_t at, struct workflow_state *st)
+{
+    const json_t *pay = json_object_get(o, "payment");
+    if (!pay)
+        return KR_OK;
+    const char *amount = NULL;
+    int rc = json_is_object(pay) ? get_str(p, pay, "amount", at, true, &amount)
+                                 : fail_at(&p->s, at, "payment", p->err,
+                                           "\"payment\" must be {\"amount\", \"purpose\"}");
+    if (rc == KR_OK)
+        rc = get_str(p, pay, "purpose", at, true, &st->payment_purpose);
+    struct kr_error perr;
+    if (rc == KR_OK && (payments_amount_parse(amount, strlen(amount), false, false,
+                                              &st->payment_cents, &perr) != KR_OK ||
+                        strlen(st->payment_purpose) > 140))
+        rc = fail_at(&p->s, at, "payment", p->err,
+                     "\"payment\": amount like \"25.00\" (0.01 to 999999999.99), purpose of "
+                     "1-140 bytes");
+    return rc;
+}
+
 static int parse_state(struct parser *p, const json_t *o, struct workflow_state *st)
 {
     if (!json_is_object(o))
@@ -173,6 +197,8 @@ static int parse_state(struct parser *p, const json_t *o, struct workflow_state 
         rc = get_str(p, o, "on_paid", at, false, &st->on_paid);
     if (rc == KR_OK)
         rc = get_str(p, o, "notice", at, false, &st->notice);
+    if (rc == KR_OK)
+        rc = parse_payment(p, o, at, st);
     if (rc == KR_OK && st->notice && !name_ok(st->notice))
         rc = fail_at(&p->s, at, "notice", p->err, "state \"%s\": bad notice template name", name);
     json_t *d = json_object_get(o, "deadline_days");
@@ -302,7 +328,8 @@ static int parse_transition(struct parser *p, const json_t *o, struct workflow_t
     if (rc == KR_OK && t->guard) {
         struct kr_error gerr;
         kr_error_clear(&gerr);
-        t->guard_compiled = workflow_guard_compile(p->def->form, t->guard, &gerr);
+        t->guard_ev = workflow_guard_current();
+        t->guard_compiled = t->guard_ev->compile(p->def->form, t->guard, &gerr);
         if (!t->guard_compiled)
             rc = fail_at(&p->s, at, "guard", p->err, "transition \"%s\": guard: %s", t->name,
                          gerr.message);
@@ -379,6 +406,14 @@ static int check_state_refs(struct parser *p)
         bool notice_action = false;
         for (size_t k = 0; k < st->action_count; k++)
             notice_action |= strcmp(st->actions[k], "notice") == 0;
+        bool pay_action = false;
+        for (size_t k = 0; k < st->action_count; k++)
+            pay_action |= strcmp(st->actions[k], "request_payment") == 0;
+        if (rc == KR_OK && pay_action != (st->payment_purpose != NULL))
+            rc = fail_at(&p->s, offset_of(&p->s, st->name, 0), st->name, p->err,
+                         "state \"%s\": the action \"request_payment\" and the key "
+                         "\"payment\" go together",
+                         st->name);
         if (rc == KR_OK && notice_action != (st->notice != NULL))
             rc = fail_at(&p->s, offset_of(&p->s, st->name, 0), st->name, p->err,
                          "state \"%s\": the action \"notice\" and the key \"notice\" (the "
@@ -544,7 +579,7 @@ static void release_guards(const struct workflow_def *d)
 {
     for (size_t i = 0; i < d->transition_count; i++)
         if (d->transitions[i].guard_compiled)
-            workflow_guard_release(d->transitions[i].guard_compiled);
+            d->transitions[i].guard_ev->release(d->transitions[i].guard_compiled);
 }
 
 void workflow_unload(void)

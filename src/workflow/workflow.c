@@ -193,6 +193,11 @@ void workflow_set_guard_evaluator(const struct workflow_guard_evaluator *ev)
     guards = ev ? ev : &builtin_guards;
 }
 
+const struct workflow_guard_evaluator *workflow_guard_current(void)
+{
+    return guards;
+}
+
 void *workflow_guard_compile(const char *form_id, const char *text, struct kr_error *err)
 {
     return guards->compile(form_id, text, err);
@@ -545,7 +550,7 @@ static bool guard_ok(const struct workflow_transition *t, const struct workflow_
     if (!t->guard_compiled)
         return true;
     json_t *data = json_loads(c->data, 0, NULL);
-    bool ok = data && workflow_guard_eval(t->guard_compiled, data);
+    bool ok = data && t->guard_ev->eval(t->guard_compiled, data);
     json_decref(data);
     return ok;
 }

@@ -57,6 +57,8 @@
 #define WORKFLOW_NUMBER_LEN 32         /* "2026-000123" + NUL fits */
 #define WORKFLOW_SECRET_LEN 20         /* "ABCD-EFGH-JKLM-NPQR" + NUL */
 
+struct workflow_guard_evaluator;
+
 /* ---- Definitions ---------------------------------------------------------- */
 
 struct workflow_field {
@@ -76,6 +78,7 @@ struct workflow_transition {
     bool system;          /* the engine may take it (uploads, scheduler) */
     const char *guard;    /* expression text or NULL */
     void *guard_compiled; /* from the guard evaluator's compile */
+    const struct workflow_guard_evaluator *guard_ev; /* the one that compiled it */
     struct workflow_field fields[WORKFLOW_MAX_FIELDS];
     size_t field_count;
 };
@@ -89,6 +92,8 @@ struct workflow_state {
     const char *on_upload;             /* transition taken after an upload */
     const char *on_paid;               /* transition taken when the fee is paid */
     const char *notice;                /* template of the action "notice" */
+    int64_t payment_cents;             /* amount of the action "request_payment" */
+    const char *payment_purpose;       /* its purpose (1-140 bytes) */
     const char *actions[WORKFLOW_MAX_ACTIONS];
     size_t action_count;
 };

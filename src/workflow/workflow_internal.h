@@ -11,6 +11,9 @@
 void *workflow_guard_compile(const char *form_id, const char *text, struct kr_error *err);
 bool workflow_guard_eval(const void *compiled, json_t *data);
 void workflow_guard_release(void *compiled);
+/* The evaluator compile uses now (a compiled guard keeps it: evaluated
+ * and released by the one that made it, even if another is set later). */
+const struct workflow_guard_evaluator *workflow_guard_current(void);
 
 /* cfg, or the one set with workflow_set_config, or the defaults. */
 const struct kr_config *workflow_config(const struct kr_config *cfg);

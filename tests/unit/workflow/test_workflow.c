@@ -20,6 +20,7 @@
 #include "intake/intake.h"
 #include "intake/intake_internal.h"
 #include "notice/notice.h"
+#include "payments/payments.h"
 #include "workflow/workflow_internal.h"
 #include "testdb.h"
 #include "workflow/workflow.h"
@@ -428,6 +429,61 @@ static void test_open_and_status(void **state)
     close_fixture(&f);
 }
 
+/* The action "request_payment": entering the state bills the case. */
+static void test_request_payment(void **state)
+{
+    struct fixture f;
+    open_fixture(state, &f);
+    struct kr_error err;
+    const char *root = getenv("KREISEL_SOURCE_ROOT");
+    snprintf(f.cfg.share_dir, sizeof(f.cfg.share_dir), "%s", root ? root : ".");
+    assert_int_equal(intake_actions_register(&f.cfg, NULL, &err), KR_OK);
+    workflow_unload();
+    const char *billed = variant("\"public\": \"Platz angeboten\", \"on_enter\": [\"mailbox\"]",
+                                 "\"public\": \"Platz angeboten\", \"on_enter\": "
+                                 "[\"mailbox\", \"request_payment\"], \"payment\": "
+                                 "{\"amount\": \"25.50\", \"purpose\": \"Platzgebühr\"}");
+    if (workflow_load_text("kita.json", billed, &err) != KR_OK)
+        fail_msg("%s", err.message);
+    char number[WORKFLOW_NUMBER_LEN];
+    int64_t id =
+        open_case(&f, f.erika, "{\"care\": \"full\", \"name\": \"Erika M.\"}", number, NULL);
+    struct workflow_actor clerk = {f.clerk, ACCOUNT_ROLE_CLERK, f.unit, false};
+    int64_t v = 0;
+    assert_int_equal(
+        workflow_transition(f.conn, &f.cfg, id, "check", 1, &clerk, NULL, NULL, 0, &v, &err),
+        KR_OK);
+    assert_int_equal(
+        workflow_transition(f.conn, &f.cfg, id, "offer", v, &clerk, NULL, NULL, 0, &v, &err),
+        KR_OK);
+    struct payments_receivable *rs;
+    size_t n;
+    assert_int_equal(payments_receivables_of_case(f.conn, f.a, number, &rs, &n, &err), KR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(rs[0].amount_cents, 2550);
+    assert_int_equal(rs[0].debtor_account_id, f.erika);
+    assert_string_equal(rs[0].debtor_name, "Erika M.");
+    assert_string_equal(rs[0].purpose, "Platzgebühr");
+    /* The applicant was told, with the payment page. */
+    assert_int_equal(count(&f,
+                           "SELECT COUNT(*) FROM mailbox_message WHERE account_id = $1 AND "
+                           "body LIKE '%/zahlung/%'",
+                           f.erika),
+                     1);
+    /* The action and its key go together; amounts are checked at load. */
+    struct arena *a = arena_new(0);
+    struct workflow_def *d;
+    const char *bad = variant("\"public\": \"Platz angeboten\", \"on_enter\": [\"mailbox\"]",
+                              "\"public\": \"Platz angeboten\", \"on_enter\": "
+                              "[\"request_payment\"], \"payment\": {\"amount\": \"-3\", "
+                              "\"purpose\": \"x\"}");
+    assert_int_equal(workflow_def_parse(a, "kita.json", bad, strlen(bad), &d, &err), KR_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "\"payment\": amount like"));
+    arena_free(a);
+    close_fixture(&f);
+    workflow_set_guard_evaluator(NULL);
+}
+
 static void test_transitions(void **state)
 {
     struct fixture f;
@@ -676,6 +732,7 @@ int main(void)
         TESTDB_BOTH(test_concurrent_clerks),
         TESTDB_BOTH(test_assign_and_escalate),
         TESTDB_BOTH(test_back_channel),
+        TESTDB_BOTH(test_request_payment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
