@@ -107,6 +107,129 @@ static json_t *workflow_options(struct http_request *req, const char *selected)
     return arr;
 }
 
+/* ---- Paper intake ------------------------------------------------------------------------ */
+
+struct paper_tx {
+    const struct workflow_case_new *in;
+    const struct workflow_actor *who;
+    int64_t id;
+    char number[WORKFLOW_NUMBER_LEN], secret[WORKFLOW_SECRET_LEN];
+};
+
+/* Open the case, but only in a procedure the clerk may work. */
+static int paper_open(struct db_conn *conn, void *arg, struct kr_error *err)
+{
+    struct paper_tx *x = arg;
+    int rc = workflow_case_open(conn, x->in, &x->id, x->number, x->secret, err);
+    struct arena *a = arena_new(0);
+    struct workflow_case c;
+    if (rc == KR_OK)
+        rc = a ? workflow_case_get(conn, a, x->id, &c, err)
+               : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    if (rc == KR_OK && !workflow_may_view(x->who, &c))
+        rc = kr_error_set(err, KR_ERR_FORBIDDEN, "this procedure belongs to another unit");
+    arena_free(a);
+    return rc;
+}
+
+/* The procedures of the clerk's own unit (every one for administrators). */
+static json_t *paper_workflows(struct http_request *req, struct db_conn *conn,
+                               const struct workflow_actor *who)
+{
+    json_t *all = workflow_options(req, http_form(req, "workflow")), *mine = json_array();
+    size_t i;
+    json_t *o;
+    json_array_foreach(all, i, o)
+    {
+        const struct workflow_def *def = workflow_find(json_string_value(json_object_get(o, "id")));
+        struct account_org_unit u;
+        struct kr_error ignored;
+        bool own =
+            (who->roles & ACCOUNT_ROLE_ADMIN) ||
+            (def && def->unit &&
+             accounts_org_unit_find(conn, http_arena(req), def->unit, &u, &ignored) == KR_OK &&
+             u.id == who->unit_id);
+        if (own)
+            json_array_append(mine, o);
+    }
+    json_decref(all);
+    return mine;
+}
+
+static int paper_render(struct http_request *req, unsigned status, json_t *errors, json_t *done,
+                        struct kr_error *err)
+{
+    struct workflow_actor who = {0};
+    struct db_conn *conn;
+    int rc = staff(req, &who, &conn, err);
+    if (rc == KR_OK)
+        rc = http_session_ensure(req, err);
+    if (rc) {
+        json_decref(errors);
+        json_decref(done);
+        return rc;
+    }
+    const char *name = http_form(req, "name"), *email = http_form(req, "email");
+    const char *note = http_form(req, "note");
+    json_t *ctx =
+        json_pack("{s:o, s:s, s:s, s:s, s:o, s:b, s:o?}", "workflows",
+                  paper_workflows(req, conn, &who), "name", done || !name ? "" : name, "email",
+                  done || !email ? "" : email, "note", done || !note ? "" : note, "errors",
+                  errors ? errors : json_array(), "has_errors", errors != NULL, "done", done);
+    return http_render(req, status, "workflow/new", ctx);
+}
+
+static int paper_form(struct http_request *req, struct kr_error *err)
+{
+    return paper_render(req, 200, NULL, NULL, err);
+}
+
+static json_t *field_error(struct http_request *req, const char *field, const char *key)
+{
+    return json_pack("[{s:s, s:s, s:b}]", "field", field, "message", http_message(req, key), "link",
+                     1);
+}
+
+static int paper_submit(struct http_request *req, struct kr_error *err)
+{
+    struct workflow_actor who = {0};
+    struct db_conn *conn;
+    int rc = staff(req, &who, &conn, err);
+    if (rc)
+        return rc;
+    const char *wf = http_form(req, "workflow"), *name = http_form(req, "name");
+    const char *note = http_form(req, "note"), *email = http_form(req, "email");
+    if (!wf || !workflow_find(wf))
+        return paper_render(req, 422, field_error(req, "workflow", "workflow.new_bad_workflow"),
+                            NULL, err);
+    if (!name || !*name || strlen(name) > 200)
+        return paper_render(req, 422, field_error(req, "name", "workflow.new_bad_name"), NULL, err);
+    if (note && strlen(note) > WORKFLOW_TEXT_MAX)
+        return paper_render(req, 422, field_error(req, "note", "workflow.new_bad_note"), NULL, err);
+    json_t *data = json_pack("{s:s, s:s, s:s}", "applicant_name", name, "note", note ? note : "",
+                             "channel", "paper");
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    char actor[32];
+    snprintf(actor, sizeof(actor), "user:%" PRId64, who.id);
+    struct workflow_case_new in = {
+        .workflow = wf, .applicant_email = email ? email : "", .data = text, .actor = actor};
+    struct paper_tx x = {&in, &who, 0, "", ""};
+    rc = text ? db_transact(conn, paper_open, &x, err)
+              : kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    free(text);
+    if (rc == KR_ERR_INVALID || rc == KR_ERR_FORBIDDEN) {
+        json_t *e =
+            json_pack("[{s:s, s:s, s:b}]", "field", rc == KR_ERR_INVALID ? "email" : "workflow",
+                      "message", err->message, "link", 1);
+        return paper_render(req, rc == KR_ERR_INVALID ? 422 : 403, e, NULL, err);
+    }
+    if (rc)
+        return rc;
+    return paper_render(req, 200, NULL,
+                        json_pack("{s:s, s:s}", "number", x.number, "secret", x.secret), err);
+}
+
 static int inbox_render(struct http_request *req, unsigned status, json_t *errors,
                         struct kr_error *err)
 {
@@ -608,6 +731,8 @@ int workflow_http_routes(struct http_server *server, struct kr_error *err)
         {HTTP_GET, "/verwaltung/vorgaenge", inbox_page},
         {HTTP_POST, "/verwaltung/vorgaenge/uebernehmen", bulk_claim},
         {HTTP_GET, "/verwaltung/vorgaenge/kennzahlen", metrics_page},
+        {HTTP_GET, "/verwaltung/vorgaenge/neu", paper_form},
+        {HTTP_POST, "/verwaltung/vorgaenge/neu", paper_submit},
         {HTTP_GET, "/verwaltung/vorgaenge/:number", case_page},
         {HTTP_POST, "/verwaltung/vorgaenge/:number/uebergang", case_transition},
         {HTTP_POST, "/verwaltung/vorgaenge/:number/zuweisen", case_assign},

@@ -131,6 +131,17 @@ export default async function (t) {
     fail(`firstpath: case ${late} is not shown escalated after its deadline`);
   await shot(clerk.page, 'firstpath-escalated');
   await axeCheck(clerk.page, 'firstpath-escalated');
+  // Paper intake: the clerk records a letter; the page passes axe.
+  await clerk.page.goto(`${base}/verwaltung/vorgaenge/neu`);
+  await axeCheck(clerk.page, 'firstpath-paper-intake');
+  await clerk.page.fill('#name', 'Paula Papier');
+  await clerk.page.fill('#email', 'paula@example.org');
+  await clerk.page.fill('#note', 'Krippenplatz ab August, Brief vom Montag');
+  await Promise.all([clerk.page.waitForNavigation(), clerk.page.click('form[action$="/neu"] button')]);
+  if (!/^\d{4}-\d{6}$/.test((await clerk.page.textContent('#new-number').catch(() => '')) || ''))
+    fail('firstpath: paper intake did not open a case');
+  await shot(clerk.page, 'firstpath-paper-intake-done');
+  await axeCheck(clerk.page, 'firstpath-paper-intake-done');
   await citizen.context.close();
   await clerk.context.close();
 }

@@ -134,6 +134,40 @@ class WorkflowTest(harness.DemoCountyCase):
         self.assertRegex(scrape.text, r'kreisel_workflow_cases_overdue\{unit="[^"]+"\} [1-9]')
         self.assertIn("# TYPE kreisel_workflow_state_seconds summary", scrape.text)
 
+    def test_paper_intake(self):
+        clerk = self.staff("k.kita1")
+        page = clerk.get("/verwaltung/vorgaenge/neu")
+        self.assertEqual(page.status, 200)
+        self.assertIn('name="workflow"', page.text)
+        good = {"workflow": "kita-anmeldung", "name": "Paula Papier",
+                "email": "paula@example.org", "note": "Krippenplatz ab 1.8."}
+        r = clerk.post("/verwaltung/vorgaenge/neu", dict(good, name=""))
+        self.assertEqual(r.status, 422)
+        self.assertIn('href="#name"', r.text)
+        self.assertIn("Krippenplatz ab 1.8.", r.text)  # values kept
+        r = clerk.post("/verwaltung/vorgaenge/neu", dict(good, email="kein-at"))
+        self.assertEqual(r.status, 422)
+        self.assertIn('href="#email"', r.text)
+        r = clerk.post("/verwaltung/vorgaenge/neu", dict(good, workflow="gibt-es-nicht"))
+        self.assertEqual(r.status, 422)
+        # Another unit's procedure: refused, nothing stored.
+        before = self.db.sql("SELECT COUNT(*) FROM workflow_case")
+        r = self.staff("k.verkehr").post("/verwaltung/vorgaenge/neu", good)
+        self.assertEqual(r.status, 403)
+        self.assertEqual(self.db.sql("SELECT COUNT(*) FROM workflow_case"), before)
+        r = clerk.post("/verwaltung/vorgaenge/neu", good)
+        self.assertEqual(r.status, 200, r.text[:1000])
+        number = re.search(r'id="new-number">(\d{4}-\d{6})<', r.text).group(1)
+        secret = re.search(r'id="new-secret">([A-Z0-9-]{19})<', r.text).group(1)
+        page = clerk.get("/verwaltung/vorgaenge/" + number)
+        self.assertIn("Paula Papier", page.text)
+        self.assertIn("paper", page.text)
+        anon = harness.Client(self.server)
+        anon.get("/antragsstatus")
+        r = anon.post("/antragsstatus", {"number": number, "secret": secret})
+        self.assertEqual(r.status, 200)
+        self.assertIn("Eingegangen", r.text)
+
     def test_request_and_upload_document(self):
         clerk = self.staff("k.kita1")
         number = self.erika_kita_case()
