@@ -334,6 +334,7 @@ static json_t *history_json(struct http_request *req, struct workflow_event *ev,
                               ev[i].text, "transition", ev[i].transition, "public", ev[i].public);
         json_object_set_new(o, "is_request", json_boolean(strcmp(ev[i].kind, "request") == 0));
         json_object_set_new(o, "is_upload", json_boolean(strcmp(ev[i].kind, "upload") == 0));
+        json_object_set_new(o, "is_notice", json_boolean(strcmp(ev[i].kind, "notice") == 0));
         json_array_append_new(arr, o);
     }
     (void)req;

@@ -105,6 +105,7 @@ export default async function (t) {
 
   // The citizen: new status, timeline, and the notice in the mailbox.
   await citizenSees(t, citizen.page, number, 'Platz angeboten');
+  await citizenSees(t, citizen.page, number, 'Bescheid zugestellt');
   await shot(citizen.page, 'firstpath-antraege');
   await axeCheck(citizen.page, 'firstpath-antraege');
   await citizen.page.goto(`${base}/postfach`);
