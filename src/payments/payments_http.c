@@ -6,6 +6,7 @@
 #include "payments/payments_http.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -332,23 +333,74 @@ static int statements_page(struct http_request *req, struct kr_error *err)
     return rc ? rc : statements_render(req, conn, 200, json_object(), err);
 }
 
+/* Largest statement file the form takes (a busy month of camt.053). */
+#define STATEMENT_FILE_MAX (20 * 1024 * 1024)
+
+static int form_error(struct http_request *req, int code, const char *key, struct kr_error *err)
+{
+    return kr_error_set(err, code, "%s", http_message(req, key));
+}
+
+/*
+ * The statement the form carries: the uploaded file (field "datei"), else
+ * the pasted text (field "statement"); the file's bytes are read from the
+ * upload's temporary file into the request's arena.  KR_ERR_INVALID or
+ * KR_ERR_TOO_LARGE with a message for the form.
+ */
+static int statement_input(struct http_request *req, const char **data, size_t *len,
+                           struct kr_error *err)
+{
+    size_t n;
+    const struct http_upload *up = http_uploads(req, &n);
+    const char *text = http_form(req, "statement");
+    if (n > 1 || (n == 1 && text && *text))
+        return form_error(req, KR_ERR_INVALID, "payments.error.one_statement", err);
+    if (n == 1 && up[0].too_large)
+        return form_error(req, KR_ERR_TOO_LARGE, "payments.error.file_too_large", err);
+    if (n == 1 && up[0].blob.size == 0)
+        return form_error(req, KR_ERR_INVALID, "payments.error.file_empty", err);
+    if (n == 0 && (!text || !*text))
+        return form_error(req, KR_ERR_INVALID, "payments.error.no_statement", err);
+    *data = text;
+    *len = text ? strlen(text) : 0;
+    if (n == 1) {
+        char *bytes;
+        int rc = kr_read_file(up[0].path, STATEMENT_FILE_MAX, &bytes, len, err);
+        if (rc)
+            return rc == KR_ERR_TOO_LARGE
+                       ? form_error(req, rc, "payments.error.file_too_large", err)
+                       : rc;
+        if (arena_defer(http_arena(req), free, bytes) != KR_OK) {
+            free(bytes);
+            return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+        }
+        *data = bytes;
+    }
+    if (!payments_statement_format(*data, *len))
+        return form_error(req, KR_ERR_INVALID, "payments.error.file_format", err);
+    return KR_OK;
+}
+
 static int statement_upload(struct http_request *req, struct kr_error *err)
 {
     struct db_conn *conn;
-    const char *actor;
+    const char *actor, *data = NULL;
+    size_t len = 0;
     int rc = payments_cash_office(req, &conn, &actor, err);
     if (rc)
         return rc;
-    const char *text = http_form(req, "statement");
     struct payments_import_result res;
-    rc = payments_statement_import(conn, actor, text ? text : "", text ? strlen(text) : 0, &res,
-                                   err);
+    rc = statement_input(req, &data, &len, err);
+    if (rc == KR_OK)
+        rc = payments_statement_import(conn, actor, data, len, &res, err);
+    if (rc == KR_ERR_CONFLICT)
+        rc = form_error(req, rc, "payments.error.statement_known", err);
     if (rc == KR_ERR_INVALID || rc == KR_ERR_CONFLICT || rc == KR_ERR_TOO_LARGE) {
         json_t *ctx = json_pack("{s:s, s:b}", "upload_error", err->message, "has_errors", 1);
         json_object_set_new(ctx, "errors",
-                            json_pack("[{s:s, s:s, s:b}]", "field", "statement", "message",
+                            json_pack("[{s:s, s:s, s:b}]", "field", "statement-file", "message",
                                       err->message, "link", 1));
-        return statements_render(req, conn, 422, ctx, err);
+        return statements_render(req, conn, rc == KR_ERR_TOO_LARGE ? 413 : 422, ctx, err);
     }
     if (rc)
         return rc;
@@ -567,7 +619,6 @@ int payments_http_routes(struct http_server *s, const struct kr_config *cfg, str
         {HTTP_GET, "/verwaltung/kasse/forderung/:id/mahnung.pdf", reminder_pdf},
         {HTTP_GET, "/verwaltung/kasse/mahnungen", dunning_page},
         {HTTP_GET, "/verwaltung/kasse/kontoauszug", statements_page},
-        {HTTP_POST, "/verwaltung/kasse/kontoauszug", statement_upload},
         {HTTP_GET, "/verwaltung/kasse/kontoauszug/:id", statement_show},
         {HTTP_GET, "/verwaltung/kasse/offene-posten", queue_page},
         {HTTP_POST, "/verwaltung/kasse/offene-posten/:id/zuordnen", entry_assign},
@@ -576,9 +627,13 @@ int payments_http_routes(struct http_server *s, const struct kr_config *cfg, str
         {HTTP_GET, "/zahlung/:kz/girocode.png", pay_png},
         {HTTP_GET, "/zahlung/:kz/girocode.svg", pay_svg},
     };
+    static const struct http_upload_limits one_statement = {
+        .max_file = STATEMENT_FILE_MAX, .max_total = 2 * STATEMENT_FILE_MAX, .max_files = 1};
     int rc = check_config(cfg, err);
     for (size_t i = 0; rc == KR_OK && i < sizeof(routes) / sizeof(routes[0]); i++)
         rc = http_route(s, routes[i].method, routes[i].pattern, routes[i].handler, 0, err);
+    if (rc == KR_OK)
+        rc = http_route_upload(s, HTTP_POST, "/verwaltung/kasse/kontoauszug", statement_upload, 0,
+                               &one_statement, err);
     return rc == KR_OK ? payments_api_routes(s, err) : rc;
 }
-

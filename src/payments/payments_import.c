@@ -199,14 +199,34 @@ struct import_args {
     size_t len;
 };
 
-static bool looks_like_xml(const char *data, size_t len)
+/* Bytes of an optional UTF-8 BOM and white space at the start. */
+static size_t skip_blank(const char *data, size_t len)
 {
-    size_t i = 0;
-    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
-        i = 3;
+    size_t i = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
     while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
         i++;
-    return i < len && data[i] == '<';
+    return i;
+}
+
+const char *payments_statement_format(const char *data, size_t len)
+{
+    if (!data)
+        return NULL;
+    size_t i = skip_blank(data, len);
+    if (i < len && data[i] == '<')
+        return "camt.053";
+    size_t head = len - i < 4096 ? len - i : 4096;
+    const char *s = data + i;
+    if (memchr(s, '\0', head))
+        return NULL;
+    if (head >= 4 && memcmp(s, ":20:", 4) == 0)
+        return "mt940";
+    for (const char *p = s; (p = memchr(p, '\n', head - (size_t)(p - s))) != NULL;) {
+        p++;
+        if ((size_t)(p - s) + 4 <= head && memcmp(p, ":20:", 4) == 0)
+            return "mt940";
+    }
+    return NULL;
 }
 
 static int import_tx(struct db_conn *conn, void *arg, struct kr_error *err)
@@ -214,8 +234,12 @@ static int import_tx(struct db_conn *conn, void *arg, struct kr_error *err)
     struct import_args *a = arg;
     (void)conn;
     struct payments_stmt_sink sink = {on_statement, on_item, a->im};
-    int rc = looks_like_xml(a->data, a->len) ? payments_camt_parse(a->data, a->len, &sink, err)
-                                             : payments_mt940_parse(a->data, a->len, &sink, err);
+    const char *format = payments_statement_format(a->data, a->len);
+    if (!format)
+        return kr_error_set(err, KR_ERR_INVALID,
+                            "the file is neither a camt.053 (XML) nor an MT940 statement");
+    int rc = strcmp(format, "mt940") != 0 ? payments_camt_parse(a->data, a->len, &sink, err)
+                                          : payments_mt940_parse(a->data, a->len, &sink, err);
     if (rc == KR_OK)
         rc = flush_counts(a->im, err);
     return rc;

@@ -31,6 +31,14 @@ def camt(stmt_id, entries):
             f'{ntry}</Stmt></BkToCstmrStmt></Document>')
 
 
+def mt940(ref, entries):
+    """An MT940 statement; entries are (amount "7,50", name, remittance)."""
+    lines = [":20:" + ref, ":25:12030000/0000202051", ":28C:00001/001", ":60F:C261120EUR0,00"]
+    for i, (a, n, r) in enumerate(entries):
+        lines += [f":61:2611201120CR{a}NTRFNONREF//{ref}-{i}", f":86:166?00GUTSCHRIFT?20{r}?32{n}"]
+    return "\r\n".join(lines + [":62F:C261120EUR0,00", "-"]) + "\r\n"
+
+
 class PaymentsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -163,6 +171,52 @@ class PaymentsTest(unittest.TestCase):
         self.assertTrue(csv.text.startswith("booking_id;booking_date;kassenzeichen;amount"))
         self.assertEqual(csv.text.count(kz), 2)
         self.assertEqual(c.get("/verwaltung/kasse/export.csv?von=gestern").status, 400)
+
+    def upload(self, c, name, data, status):
+        """Upload a statement file on the cash office page; the response."""
+        c.get("/verwaltung/kasse/kontoauszug")
+        files = [("datei", name, "application/octet-stream", data)] if data is not None else []
+        r = c.post_multipart("/verwaltung/kasse/kontoauszug", files=files)
+        self.assertEqual(r.status, status, r.text[:500])
+        if status != 303:  # the form again, the error at the file field
+            self.assertIn('id="statement-file"', r.text)
+            self.assertIn('aria-invalid="true"', r.text)
+        return r
+
+    def test_statement_file_upload(self):
+        c = self.cash()
+        form = c.get("/verwaltung/kasse/kontoauszug").text
+        self.assertIn('enctype="multipart/form-data"', form)
+        self.assertIn('type="file"', form)
+        kz1, _ = self.api_create(c, "Datei Camt", "41.00")
+        kz2, _ = self.api_create(c, "Datei Swift", "17.25")
+        xml = camt("UP-1", [("41.00", "Datei Camt", "kz-" + kz1)]).encode()
+        r = self.upload(c, "auszug.xml", xml, 303)
+        page = c.get(r.headers["location"])
+        self.assertIn("kassenzeichen", page.text)
+        self.assertEqual(self.receivable(c, kz1)["status"], "paid")
+        swift = mt940("UP-2", [("10,00", "Datei Swift", "KZ " + kz2[:4] + " " + kz2[4:])])
+        self.upload(c, "auszug.sta", swift.encode("latin-1"), 303)
+        self.assertEqual(self.receivable(c, kz2)["paid_cents"], 1000)
+        self.assertEqual(self.receivable(c, kz2)["status"], "partly_paid")
+        queue = c.get("/api/payments/unmatched").json()["entries"]
+        # The same files again book nothing twice, and say so.
+        self.upload(c, "auszug.xml", xml, 422)
+        self.upload(c, "nochmal.sta", swift.encode("latin-1"), 422)
+        self.assertEqual(self.receivable(c, kz1)["paid_cents"], 4100)
+        self.assertEqual(self.receivable(c, kz2)["paid_cents"], 1000)
+        self.assertEqual(c.get("/api/payments/unmatched").json()["entries"], queue)
+        # Bad files: the form again with the error, nothing booked.
+        self.upload(c, "leer.xml", b"", 422)
+        self.upload(c, "bild.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)), 422)
+        self.upload(c, "brief.txt", b"Sehr geehrte Damen und Herren,\n", 422)
+        self.upload(c, "", b"", 422)  # no file chosen: the browser sends an empty part
+        self.upload(c, "gross.xml", b"<" + b" " * (20 * 1024 * 1024), 413)
+        c.get("/verwaltung/kasse/kontoauszug")
+        r = c.post_multipart("/verwaltung/kasse/kontoauszug", {"statement": swift},
+                             [("datei", "auszug.sta", "text/plain", swift.encode())])
+        self.assertEqual(r.status, 422)  # a file and pasted text: which one?
+        self.assertEqual(self.receivable(c, kz2)["paid_cents"], 1000)
 
     def test_cancel_and_dunning(self):
         c = self.cash()

@@ -150,6 +150,41 @@ static void test_bad_camt(void **state)
     }
 }
 
+/* Statement files are told apart by their content. */
+#define F(data, format)                                                                            \
+    {                                                                                              \
+        data, sizeof(data) - 1, format                                                             \
+    }
+static void test_format(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *data;
+        size_t len;
+        const char *format; /* NULL: neither */
+    } cases[] = {
+        F("<?xml version=\"1.0\"?><Document/>", "camt.053"),
+        F("\xEF\xBB\xBF\r\n  <Document/>", "camt.053"),
+        F(":20:STARTUMS\r\n:25:1/2\r\n", "mt940"),
+        F("{1:F01BANKDEFFXXXX0000000000}{4:\r\n:20:X\r\n-}", "mt940"),
+        F("\r\n\r\n:20:REF\n", "mt940"),
+        F("", NULL),
+        F("   \n", NULL),
+        F("hello", NULL),
+        F("Datum;Betrag\n:20 kein Feld", NULL),
+        F("\x89PNG\r\n\x1a\n\0\0:20:", NULL),
+        F(":20", NULL),
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = payments_statement_format(cases[i].data, cases[i].len);
+        if (!cases[i].format)
+            assert_null(got);
+        else
+            assert_string_equal(got ? got : "(null)", cases[i].format);
+    }
+    assert_null(payments_statement_format(NULL, 0));
+}
+
 struct fixture {
     struct db *db;
     struct db_conn *conn;
@@ -288,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_bad_camt),
+        cmocka_unit_test(test_format),
         TESTDB_BOTH(test_import),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
