@@ -52,7 +52,7 @@ static int api_list(struct http_request *req, struct kr_error *err)
         return rc;
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, payments_receivable_json(req, &list[i]));
+        json_array_append_new(items, payments_receivable_json(req, &list[i], false));
     return http_json(req, 200, json_pack("{s:o}", "receivables", items));
 }
 
@@ -83,7 +83,7 @@ static int api_create(struct http_request *req, struct kr_error *err)
     struct payments_receivable r;
     if (rc == KR_OK)
         rc = payments_receivable_get(conn, http_arena(req), id, &r, err);
-    return rc ? rc : http_json(req, 201, payments_receivable_json(req, &r));
+    return rc ? rc : http_json(req, 201, payments_receivable_json(req, &r, false));
 }
 
 static int api_show(struct http_request *req, struct kr_error *err)
@@ -94,7 +94,7 @@ static int api_show(struct http_request *req, struct kr_error *err)
     struct payments_receivable r;
     if (rc == KR_OK)
         rc = payments_receivable_find(conn, http_arena(req), http_param(req, "kz"), &r, err);
-    return rc ? rc : http_json(req, 200, payments_receivable_json(req, &r));
+    return rc ? rc : http_json(req, 200, payments_receivable_json(req, &r, false));
 }
 
 static int api_cancel(struct http_request *req, struct kr_error *err)
@@ -115,7 +115,7 @@ static int api_cancel(struct http_request *req, struct kr_error *err)
                                    json_is_string(reason) ? json_string_value(reason) : "", err);
     if (rc == KR_OK)
         rc = payments_receivable_get(conn, http_arena(req), r.id, &r, err);
-    return rc ? rc : http_json(req, 200, payments_receivable_json(req, &r));
+    return rc ? rc : http_json(req, 200, payments_receivable_json(req, &r, false));
 }
 
 static int api_import(struct http_request *req, struct kr_error *err)
@@ -181,7 +181,7 @@ static int api_assign(struct http_request *req, struct kr_error *err)
         rc = payments_entry_assign(conn, actor, entry, r.id, err);
     if (rc == KR_OK)
         rc = payments_receivable_get(conn, http_arena(req), r.id, &r, err);
-    return rc ? rc : http_json(req, 200, payments_receivable_json(req, &r));
+    return rc ? rc : http_json(req, 200, payments_receivable_json(req, &r, false));
 }
 
 static int api_dunning(struct http_request *req, struct kr_error *err)
@@ -198,7 +198,7 @@ static int api_dunning(struct http_request *req, struct kr_error *err)
         return rc;
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, payments_receivable_json(req, &list[i]));
+        json_array_append_new(items, payments_receivable_json(req, &list[i], false));
     return http_json(req, 200, json_pack("{s:o}", "receivables", items));
 }
 

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "accounts/accounts.h"
+#include "core/text.h"
 #include "core/util.h"
 #include "payments/payments_pdf.h"
 #include "payments/payments_web.h"
@@ -27,15 +28,28 @@ static json_t *date_json(int64_t t)
     return json_string(out);
 }
 
-static json_t *amount_json(int64_t cents)
+/* An amount for machines ("1750.00", lang NULL) or for people in lang
+ * ("1.750,00 EUR", "1,750.00 EUR"). */
+static json_t *amount_json(int64_t cents, const char *lang)
 {
-    char out[32];
-    payments_amount_format(cents, out, sizeof(out));
+    char out[TEXT_MONEY_LEN + 8], num[TEXT_MONEY_LEN];
+    if (lang)
+        snprintf(out, sizeof(out), "%s EUR", text_money(cents, lang, num));
+    else
+        payments_amount_format(cents, out, sizeof(out));
     return json_string(out);
 }
 
-json_t *payments_receivable_json(struct http_request *req, const struct payments_receivable *r)
+/* An amount for the people reading the request's page. */
+static json_t *money_json(struct http_request *req, int64_t cents)
 {
+    return amount_json(cents, http_lang(req));
+}
+
+json_t *payments_receivable_json(struct http_request *req, const struct payments_receivable *r,
+                                 bool for_people)
+{
+    const char *lang = for_people ? http_lang(req) : NULL;
     char grouped[16], key[64];
     payments_kz_format(r->kz, grouped);
     snprintf(key, sizeof(key), "payments.status.%s", payments_status_name(r->status));
@@ -43,10 +57,10 @@ json_t *payments_receivable_json(struct http_request *req, const struct payments
         "{s:I, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:o, s:I, s:o, s:I, s:o}", "id",
         (json_int_t)r->id, "kassenzeichen", r->kz, "kz_formatted", grouped, "debtor_name",
         r->debtor_name, "purpose", r->purpose, "amount_cents", (json_int_t)r->amount_cents,
-        "amount", amount_json(r->amount_cents), "fee_cents", (json_int_t)r->fee_cents, "fee",
-        amount_json(r->fee_cents), "paid_cents", (json_int_t)r->paid_cents, "paid",
-        amount_json(r->paid_cents), "outstanding_cents", (json_int_t)payments_outstanding(r),
-        "outstanding", amount_json(payments_outstanding(r)));
+        "amount", amount_json(r->amount_cents, lang), "fee_cents", (json_int_t)r->fee_cents, "fee",
+        amount_json(r->fee_cents, lang), "paid_cents", (json_int_t)r->paid_cents, "paid",
+        amount_json(r->paid_cents, lang), "outstanding_cents", (json_int_t)payments_outstanding(r),
+        "outstanding", amount_json(payments_outstanding(r), lang));
     json_object_set_new(o, "currency", json_string("EUR"));
     json_object_set_new(o, "due_at", json_integer(r->due_at));
     json_object_set_new(o, "due", date_json(r->due_at));
@@ -102,7 +116,7 @@ static json_t *list_json(struct http_request *req, const struct payments_receiva
 {
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, payments_receivable_json(req, &list[i]));
+        json_array_append_new(items, payments_receivable_json(req, &list[i], true));
     return items;
 }
 
@@ -181,11 +195,11 @@ static int receivable_page(struct http_request *req, unsigned status, const char
         char when[32];
         kr_time_format_local(b[i].created_at, when, sizeof(when));
         json_array_append_new(bookings, json_pack("{s:o, s:s, s:s, s:s?}", "amount",
-                                                  amount_json(b[i].amount_cents), "source",
+                                                  money_json(req, b[i].amount_cents), "source",
                                                   b[i].source, "when", when, "note", b[i].note));
     }
-    json_t *ctx = json_pack("{s:o, s:o, s:b}", "r", payments_receivable_json(req, &r), "bookings",
-                            bookings, "has_bookings", n > 0);
+    json_t *ctx = json_pack("{s:o, s:o, s:b}", "r", payments_receivable_json(req, &r, true),
+                            "bookings", bookings, "has_bookings", n > 0);
     if (error) {
         json_object_set_new(ctx, "cancel_error", json_string(error));
         json_object_set_new(ctx, "has_errors", json_true());
@@ -241,7 +255,7 @@ static int dunning_page(struct http_request *req, struct kr_error *err)
     json_t *ctx =
         json_pack("{s:o, s:b, s:I, s:o}", "receivables", list_json(req, list, n), "has_receivables",
                   n > 0, "grace_days", (json_int_t)cfg->payments_grace_days, "fee",
-                  amount_json(payments_reminder_fee(cfg)));
+                  money_json(req, payments_reminder_fee(cfg)));
     return http_render(req, 200, "payments/dunning", ctx);
 }
 
@@ -284,16 +298,16 @@ static int reminder_pdf(struct http_request *req, struct kr_error *err)
 
 /* ---- Statements and the unmatched queue ------------------------------------------------------ */
 
-static json_t *entry_json(const struct payments_entry *e)
+static json_t *entry_json(struct http_request *req, const struct payments_entry *e)
 {
-    char amount[32], grouped[16];
-    payments_amount_format(e->credit ? e->amount_cents : -e->amount_cents, amount, sizeof(amount));
+    char grouped[16];
     payments_kz_format(e->kz, grouped);
-    return json_pack("{s:I, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id",
-                     (json_int_t)e->id, "amount", amount, "date", date_json(e->booked_at), "status",
-                     e->status, "match", e->match, "ref", e->ref, "debtor_name", e->debtor_name,
-                     "remittance", e->remittance, "kassenzeichen", grouped, "receivable_id",
-                     (json_int_t)e->receivable_id, "unmatched",
+    return json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id",
+                     (json_int_t)e->id, "amount",
+                     money_json(req, e->credit ? e->amount_cents : -e->amount_cents), "date",
+                     date_json(e->booked_at), "status", e->status, "match", e->match, "ref", e->ref,
+                     "debtor_name", e->debtor_name, "remittance", e->remittance, "kassenzeichen",
+                     grouped, "receivable_id", (json_int_t)e->receivable_id, "unmatched",
                      strcmp(e->status, "unmatched") == 0);
 }
 
@@ -425,7 +439,7 @@ static int entries_page(struct http_request *req, int64_t statement_id, struct k
         return rc;
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, entry_json(&list[i]));
+        json_array_append_new(items, entry_json(req, &list[i]));
     json_t *ctx = json_pack("{s:o, s:b, s:b, s:I}", "entries", items, "has_entries", n > 0, "queue",
                             statement_id == 0, "statement_id", (json_int_t)statement_id);
     const char *e = http_query(req, "fehler");
@@ -531,20 +545,19 @@ static int pay_page(struct http_request *req, struct kr_error *err)
     if (rc)
         return rc;
     const struct kr_config *cfg = http_config(req);
-    char grouped[16], iban[35], amount[32];
+    char grouped[16], iban[35];
     payments_kz_format(r.kz, grouped);
     struct kr_error ignored;
     if (payments_iban_check(cfg->payments_iban, iban, &ignored) != KR_OK)
         iban[0] = '\0';
-    payments_amount_format(payments_outstanding(&r), amount, sizeof(amount));
     char key[64];
     snprintf(key, sizeof(key), "payments.status.%s", payments_status_name(r.status));
     /* Only what the reference implies: no name, no purpose, no case. */
-    json_t *ctx =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:b}", "kassenzeichen", r.kz,
-                  "kz_formatted", grouped, "amount", amount, "iban", iban, "bic", cfg->payments_bic,
-                  "creditor", cfg->payments_creditor_name, "due", date_json(r.due_at),
-                  "status_text", http_message(req, key), "payable", payments_outstanding(&r) > 0);
+    json_t *ctx = json_pack(
+        "{s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:s, s:b}", "kassenzeichen", r.kz, "kz_formatted",
+        grouped, "amount", money_json(req, payments_outstanding(&r)), "iban", iban, "bic",
+        cfg->payments_bic, "creditor", cfg->payments_creditor_name, "due", date_json(r.due_at),
+        "status_text", http_message(req, key), "payable", payments_outstanding(&r) > 0);
     http_set_header(req, "Cache-Control", "no-store");
     http_set_header(req, "X-Robots-Tag", "noindex");
     return http_render(req, 200, "payments/pay", ctx);

@@ -109,7 +109,8 @@ class PaymentsTest(unittest.TestCase):
         r = anon.get("/zahlung/" + kz)
         self.assertEqual(r.status, 200)
         self.assertIn("DE02120300000000202051", r.text)
-        self.assertIn("12.80", r.text)
+        self.assertIn("12,80 EUR", r.text)
+        self.assertIn("12.80 EUR", harness.Client(self.server, lang="en").get("/zahlung/" + kz).text)
         self.assertNotIn("Erika", r.text)  # nothing beyond the reference
         self.assertNotIn("Wunschkennzeichen", r.text)
         self.assertEqual(anon.get("/zahlung/202600000000").status, 404)
@@ -194,6 +195,7 @@ class PaymentsTest(unittest.TestCase):
         r = self.upload(c, "auszug.xml", xml, 303)
         page = c.get(r.headers["location"])
         self.assertIn("kassenzeichen", page.text)
+        self.assertIn("41,00 EUR", page.text)
         self.assertEqual(self.receivable(c, kz1)["status"], "paid")
         swift = mt940("UP-2", [("10,00", "Datei Swift", "KZ " + kz2[:4] + " " + kz2[4:])])
         self.upload(c, "auszug.sta", swift.encode("latin-1"), 303)
@@ -225,11 +227,18 @@ class PaymentsTest(unittest.TestCase):
         kz, rid = self.api_create(c, "Max Muster", "45.50", due_at=1700000000)
         dunning = c.get("/verwaltung/kasse/mahnungen")
         self.assertIn(f"/verwaltung/kasse/forderung/{rid}", dunning.text)
+        self.assertIn("45,50 EUR", dunning.text)
+        self.assertIn("5,00 EUR", dunning.text)  # the reminder fee
         r = c.post(f"/verwaltung/kasse/forderung/{rid}/mahnung")
         self.assertEqual(r.status, 303)
         pdf = c.get(r.headers["location"])
         self.assertEqual(pdf.headers["content-type"], "application/pdf")
         self.assertTrue(pdf.body.startswith(b"%PDF"))
+        text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf.body,
+                              capture_output=True, check=True).stdout.decode()
+        self.assertRegex(text, r"Forderung +45,50 EUR")
+        self.assertRegex(text, r"Mahngebühren +5,00 EUR")
+        self.assertRegex(text, r"Offener Betrag +50,50 EUR")
         self.assertEqual(self.receivable(c, kz)["fee_cents"], 500)
         c.get(f"/verwaltung/kasse/forderung/{rid}")
         r = c.post(f"/verwaltung/kasse/forderung/{rid}/storno", {"reason": ""})
@@ -253,6 +262,26 @@ class PaymentsTest(unittest.TestCase):
         if expect != 201:
             return r
         return r.json()["kassenzeichen"], r.json()["id"]
+
+    def test_amounts_for_people(self):
+        """Pages show "1.750,00 EUR" (German) or "1,750.00 EUR" (English);
+        the API keeps the machine format."""
+        c = self.cash()
+        kz, rid = self.api_create(c, "Gross Zahler", "1750.00")
+        got = self.receivable(c, kz)
+        self.assertEqual((got["amount"], got["amount_cents"]), ("1750.00", 175000))
+        for lang, shown, zero in (("de", "1.750,00 EUR", "0,00 EUR"),
+                                  ("en", "1,750.00 EUR", "0.00 EUR")):
+            staff = harness.Client(self.server, lang=lang)
+            staff.login("k.kasse", CASH_PASSWORD)
+            page = staff.get(f"/verwaltung/kasse?q={kz}").text
+            self.assertIn(f"<td class=\"num\">{shown}</td>", page)
+            page = staff.get(f"/verwaltung/kasse/forderung/{rid}").text
+            self.assertIn(f"<dd>{shown}</dd>", page)
+            self.assertIn(f"<dd>{zero}</dd>", page)  # fees, paid
+            page = harness.Client(self.server, lang=lang).get("/zahlung/" + kz).text
+            self.assertIn(f"<dd>{shown}</dd>", page)
+            self.assertNotIn("1750.00", page)
 
     def test_api_errors(self):
         c = self.cash()
