@@ -75,16 +75,15 @@ json_t *payments_receivable_json(struct http_request *req, const struct payments
     return o;
 }
 
-int payments_cash_office(struct http_request *req, struct db_conn **conn, const char **actor,
-                         struct kr_error *err)
+int payments_cash_office(struct http_request *req, struct payments_cash *c, struct kr_error *err)
 {
     int rc = http_require_user(req, ACCOUNT_ROLE_CASH_OFFICE, err);
     if (rc)
         return rc;
-    *actor = arena_printf(http_arena(req), "user:%lld", (long long)http_user(req)->id);
-    if (!*actor)
+    c->actor = arena_printf(http_arena(req), "user:%lld", (long long)http_user(req)->id);
+    if (!c->actor)
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    return http_db(req, conn, err);
+    return http_db(req, &c->conn, err);
 }
 
 void payments_girocode_of(const struct kr_config *cfg, const struct payments_receivable *r,
@@ -110,6 +109,29 @@ static int64_t param_id(struct http_request *req, const char *name)
     if (!v || kr_parse_int64(v, 1, INT64_MAX, &id) != KR_OK)
         return 0;
     return id;
+}
+
+/* The cash office preamble of a page with forms (a session for CSRF). */
+static int cash_page(struct http_request *req, struct payments_cash *c, struct kr_error *err)
+{
+    int rc = payments_cash_office(req, c, err);
+    return rc ? rc : http_session_ensure(req, err);
+}
+
+/* The cash office preamble with the receivable named by :id. */
+static int cash_receivable(struct http_request *req, struct payments_cash *c,
+                           struct payments_receivable *r, struct kr_error *err)
+{
+    int rc = payments_cash_office(req, c, err);
+    return rc ? rc : payments_receivable_get(c->conn, http_arena(req), param_id(req, "id"), r, err);
+}
+
+/* 303 to the receivable's page, or to what follows it (suffix). */
+static int to_receivable(struct http_request *req, int64_t id, const char *suffix)
+{
+    char *to =
+        arena_printf(http_arena(req), "/verwaltung/kasse/forderung/%lld%s", (long long)id, suffix);
+    return http_redirect(req, 303, to ? to : "/verwaltung/kasse");
 }
 
 static json_t *list_json(struct http_request *req, const struct payments_receivable *list, size_t n)
@@ -146,9 +168,8 @@ static int read_query(struct http_request *req, struct payments_query *q, struct
 
 static int cash_home(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     struct payments_query q;
@@ -159,7 +180,7 @@ static int cash_home(struct http_request *req, struct kr_error *err)
     }
     struct payments_receivable *list;
     size_t n;
-    rc = payments_receivables_search(conn, http_arena(req), &q, &list, &n, err);
+    rc = payments_receivables_search(c.conn, http_arena(req), &q, &list, &n, err);
     if (rc) {
         json_decref(ctx);
         return rc;
@@ -175,19 +196,15 @@ static int cash_home(struct http_request *req, struct kr_error *err)
 static int receivable_page(struct http_request *req, unsigned status, const char *error,
                            struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    struct payments_receivable r;
+    int rc = cash_receivable(req, &c, &r, err);
     if (rc == KR_OK)
         rc = http_session_ensure(req, err);
-    if (rc)
-        return rc;
-    struct payments_receivable r;
-    rc = payments_receivable_get(conn, http_arena(req), param_id(req, "id"), &r, err);
     struct payments_booking *b = NULL;
     size_t n = 0;
     if (rc == KR_OK)
-        rc = payments_bookings_list(conn, http_arena(req), r.id, &b, &n, err);
+        rc = payments_bookings_list(c.conn, http_arena(req), r.id, &b, &n, err);
     if (rc)
         return rc;
     json_t *bookings = json_array();
@@ -217,39 +234,32 @@ static int receivable_show(struct http_request *req, struct kr_error *err)
 
 static int receivable_cancel(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     int64_t id = param_id(req, "id");
     const char *what = http_form(req, "art");
     bool cancel = !what || strcmp(what, "niederschlagung") != 0;
-    rc = payments_receivable_close(conn, actor, id, cancel, http_form(req, "reason"), err);
+    rc = payments_receivable_close(c.conn, c.actor, id, cancel, http_form(req, "reason"), err);
     if (rc == KR_ERR_INVALID)
         return receivable_page(req, 422, http_message(req, "payments.error.reason"), err);
-    if (rc)
-        return rc;
-    char *to = arena_printf(http_arena(req), "/verwaltung/kasse/forderung/%lld", (long long)id);
-    return http_redirect(req, 303, to ? to : "/verwaltung/kasse");
+    return rc ? rc : to_receivable(req, id, "");
 }
 
 /* ---- Dunning and reminder letters ---------------------------------------------------------- */
 
 static int dunning_page(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
-    if (rc == KR_OK)
-        rc = http_session_ensure(req, err);
+    struct payments_cash c;
+    int rc = cash_page(req, &c, err);
     if (rc)
         return rc;
     const struct kr_config *cfg = http_config(req);
     struct payments_receivable *list;
     size_t n;
-    rc = payments_dunning_list(conn, http_arena(req), kr_now(), cfg->payments_grace_days, &list, &n,
-                               err);
+    rc = payments_dunning_list(c.conn, http_arena(req), kr_now(), cfg->payments_grace_days, &list,
+                               &n, err);
     if (rc)
         return rc;
     json_t *ctx =
@@ -261,29 +271,20 @@ static int dunning_page(struct http_request *req, struct kr_error *err)
 
 static int remind_submit(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     int64_t id = param_id(req, "id");
-    rc = payments_remind(conn, actor, id, payments_reminder_fee(http_config(req)), err);
-    if (rc)
-        return rc;
-    char *to = arena_printf(http_arena(req), "/verwaltung/kasse/forderung/%lld/mahnung.pdf",
-                            (long long)id);
-    return http_redirect(req, 303, to ? to : "/verwaltung/kasse/mahnungen");
+    rc = payments_remind(c.conn, c.actor, id, payments_reminder_fee(http_config(req)), err);
+    return rc ? rc : to_receivable(req, id, "/mahnung.pdf");
 }
 
 static int reminder_pdf(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
-    if (rc)
-        return rc;
+    struct payments_cash c;
     struct payments_receivable r;
-    rc = payments_receivable_get(conn, http_arena(req), param_id(req, "id"), &r, err);
+    int rc = cash_receivable(req, &c, &r, err);
     unsigned char *pdf = NULL;
     size_t len = 0;
     if (rc == KR_OK)
@@ -341,10 +342,9 @@ static int statements_render(struct http_request *req, struct db_conn *conn, uns
 
 static int statements_page(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
-    return rc ? rc : statements_render(req, conn, 200, json_object(), err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
+    return rc ? rc : statements_render(req, c.conn, 200, json_object(), err);
 }
 
 /* Largest statement file the form takes (a busy month of camt.053). */
@@ -397,16 +397,16 @@ static int statement_input(struct http_request *req, const char **data, size_t *
 
 static int statement_upload(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor, *data = NULL;
+    struct payments_cash c;
+    const char *data = NULL;
     size_t len = 0;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     struct payments_import_result res;
     rc = statement_input(req, &data, &len, err);
     if (rc == KR_OK)
-        rc = payments_statement_import(conn, actor, data, len, &res, err);
+        rc = payments_statement_import(c.conn, c.actor, data, len, &res, err);
     if (rc == KR_ERR_CONFLICT)
         rc = form_error(req, rc, "payments.error.statement_known", err);
     if (rc == KR_ERR_INVALID || rc == KR_ERR_CONFLICT || rc == KR_ERR_TOO_LARGE) {
@@ -414,7 +414,7 @@ static int statement_upload(struct http_request *req, struct kr_error *err)
         json_object_set_new(ctx, "errors",
                             json_pack("[{s:s, s:s, s:b}]", "field", "statement-file", "message",
                                       err->message, "link", 1));
-        return statements_render(req, conn, rc == KR_ERR_TOO_LARGE ? 413 : 422, ctx, err);
+        return statements_render(req, c.conn, rc == KR_ERR_TOO_LARGE ? 413 : 422, ctx, err);
     }
     if (rc)
         return rc;
@@ -425,16 +425,13 @@ static int statement_upload(struct http_request *req, struct kr_error *err)
 
 static int entries_page(struct http_request *req, int64_t statement_id, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
-    if (rc == KR_OK)
-        rc = http_session_ensure(req, err);
+    struct payments_cash c;
+    int rc = cash_page(req, &c, err);
     if (rc)
         return rc;
     struct payments_entry *list;
     size_t n;
-    rc = payments_entries_list(conn, http_arena(req), statement_id, 0, &list, &n, err);
+    rc = payments_entries_list(c.conn, http_arena(req), statement_id, 0, &list, &n, err);
     if (rc)
         return rc;
     json_t *items = json_array();
@@ -464,17 +461,16 @@ static int queue_page(struct http_request *req, struct kr_error *err)
 
 static int entry_assign(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     struct payments_receivable r;
     struct kr_error ignored;
-    rc = payments_receivable_find(conn, http_arena(req), http_form(req, "kassenzeichen"), &r,
+    rc = payments_receivable_find(c.conn, http_arena(req), http_form(req, "kassenzeichen"), &r,
                                   &ignored);
     if (rc == KR_OK)
-        rc = payments_entry_assign(conn, actor, param_id(req, "id"), r.id, &ignored);
+        rc = payments_entry_assign(c.conn, c.actor, param_id(req, "id"), r.id, &ignored);
     if (rc == KR_ERR_NOT_FOUND || rc == KR_ERR_CONFLICT)
         return http_redirect(req, 303, "/verwaltung/kasse/offene-posten?fehler=zuordnung");
     if (rc) {
@@ -501,9 +497,8 @@ static int parse_day(const char *s, int64_t *out)
 
 static int export_csv(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     int64_t from = 0, to = kr_now() + 86400;
@@ -514,7 +509,7 @@ static int export_csv(struct http_request *req, struct kr_error *err)
         to += 86400; /* "bis" includes that day */
     char *csv;
     size_t len;
-    rc = payments_export_csv(conn, http_arena(req), from, to, &csv, &len, err);
+    rc = payments_export_csv(c.conn, http_arena(req), from, to, &csv, &len, err);
     if (rc)
         return rc;
     http_set_header(req, "Content-Disposition", "attachment; filename=\"buchungen.csv\"");

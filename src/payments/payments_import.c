@@ -266,47 +266,42 @@ int payments_statement_import(struct db_conn *conn, const char *actor, const cha
 
 /* ---- The cash office's lists -------------------------------------------------------- */
 
+static void read_entry(struct db_stmt *st, struct arena *a, void *row)
+{
+    struct payments_entry *e = row;
+    e->id = db_column_int64(st, 0);
+    e->statement_id = db_column_int64(st, 1);
+    e->amount_cents = db_column_int64(st, 2);
+    e->booked_at = db_column_int64(st, 3);
+    e->receivable_id = db_column_int64(st, 4);
+    e->credit = db_column_int64(st, 5) != 0;
+    e->status = db_column_strdup(st, 6, a);
+    e->match = db_column_strdup(st, 7, a);
+    e->ref = db_column_strdup(st, 8, a);
+    e->debtor_name = db_column_strdup(st, 9, a);
+    e->remittance = db_column_strdup(st, 10, a);
+    snprintf(e->kz, sizeof(e->kz), "%s", db_column_text(st, 11) ? db_column_text(st, 11) : "");
+}
+
 int payments_entries_list(struct db_conn *conn, struct arena *a, int64_t statement_id,
                           unsigned offset, struct payments_entry **out, size_t *count,
                           struct kr_error *err)
 {
-    struct db_stmt *st;
-    int rc = db_query(conn,
-                      "SELECT e.id, e.statement_id, e.amount_cents, e.booked_at, "
-                      "COALESCE(e.receivable_id, 0), e.credit, e.status, e.match, e.ref, "
-                      "e.debtor_name, e.remittance, COALESCE(r.kz, '') FROM payments_entry e "
-                      "LEFT JOIN payments_receivable r ON r.id = e.receivable_id "
-                      "WHERE (CAST($1 AS BIGINT) = 0 AND e.status = 'unmatched') "
-                      "OR e.statement_id = CAST($1 AS BIGINT) "
-                      "ORDER BY e.id LIMIT 500 OFFSET CAST($2 AS BIGINT)",
-                      DB_PARAMS(DB_INT(statement_id), DB_INT(offset)), &st, err);
-    if (rc)
-        return rc;
-    struct payments_entry *list = arena_calloc(a, 500, sizeof(*list));
-    size_t n = 0;
-    while (list && (rc = db_step(st, err)) == DB_ROW) {
-        struct payments_entry *e = &list[n++];
-        e->id = db_column_int64(st, 0);
-        e->statement_id = db_column_int64(st, 1);
-        e->amount_cents = db_column_int64(st, 2);
-        e->booked_at = db_column_int64(st, 3);
-        e->receivable_id = db_column_int64(st, 4);
-        e->credit = db_column_int64(st, 5) != 0;
-        e->status = db_column_strdup(st, 6, a);
-        e->match = db_column_strdup(st, 7, a);
-        e->ref = db_column_strdup(st, 8, a);
-        e->debtor_name = db_column_strdup(st, 9, a);
-        e->remittance = db_column_strdup(st, 10, a);
-        snprintf(e->kz, sizeof(e->kz), "%s", db_column_text(st, 11) ? db_column_text(st, 11) : "");
-    }
-    db_finish(st);
-    if (!list)
-        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    if (rc < 0)
-        return rc;
-    *out = list;
-    *count = n;
-    return KR_OK;
+    void *rows;
+    int rc =
+        payments_query_rows(conn, a,
+                            "SELECT e.id, e.statement_id, e.amount_cents, e.booked_at, "
+                            "COALESCE(e.receivable_id, 0), e.credit, e.status, e.match, e.ref, "
+                            "e.debtor_name, e.remittance, COALESCE(r.kz, '') FROM payments_entry e "
+                            "LEFT JOIN payments_receivable r ON r.id = e.receivable_id "
+                            "WHERE (CAST($1 AS BIGINT) = 0 AND e.status = 'unmatched') "
+                            "OR e.statement_id = CAST($1 AS BIGINT) "
+                            "ORDER BY e.id LIMIT 500 OFFSET CAST($2 AS BIGINT)",
+                            DB_PARAMS(DB_INT(statement_id), DB_INT(offset)), sizeof(**out),
+                            read_entry, &rows, count, err);
+    if (rc == KR_OK)
+        *out = rows;
+    return rc;
 }
 
 struct assign_args {
@@ -340,36 +335,30 @@ int payments_entry_assign(struct db_conn *conn, const char *actor, int64_t entry
     return db_transact(conn, assign_tx, &s, err);
 }
 
+static void read_statement(struct db_stmt *st, struct arena *a, void *row)
+{
+    struct payments_statement *s = row;
+    s->id = db_column_int64(st, 0);
+    s->imported_at = db_column_int64(st, 1);
+    s->entries = db_column_int64(st, 2);
+    s->matched = db_column_int64(st, 3);
+    s->unmatched = db_column_int64(st, 4);
+    s->format = db_column_strdup(st, 5, a);
+    s->account = db_column_strdup(st, 6, a);
+    s->stmt_id = db_column_strdup(st, 7, a);
+    s->actor = db_column_strdup(st, 8, a);
+}
+
 int payments_statements_list(struct db_conn *conn, struct arena *a, struct payments_statement **out,
                              size_t *count, struct kr_error *err)
 {
-    struct db_stmt *st;
-    int rc = db_query(conn,
-                      "SELECT id, imported_at, entries, matched, unmatched, format, account, "
-                      "stmt_id, actor FROM payments_statement ORDER BY id DESC LIMIT 100",
-                      NULL, 0, &st, err);
-    if (rc)
-        return rc;
-    struct payments_statement *list = arena_calloc(a, 100, sizeof(*list));
-    size_t n = 0;
-    while (list && (rc = db_step(st, err)) == DB_ROW) {
-        struct payments_statement *s = &list[n++];
-        s->id = db_column_int64(st, 0);
-        s->imported_at = db_column_int64(st, 1);
-        s->entries = db_column_int64(st, 2);
-        s->matched = db_column_int64(st, 3);
-        s->unmatched = db_column_int64(st, 4);
-        s->format = db_column_strdup(st, 5, a);
-        s->account = db_column_strdup(st, 6, a);
-        s->stmt_id = db_column_strdup(st, 7, a);
-        s->actor = db_column_strdup(st, 8, a);
-    }
-    db_finish(st);
-    if (!list)
-        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    if (rc < 0)
-        return rc;
-    *out = list;
-    *count = n;
-    return KR_OK;
+    void *rows;
+    int rc = payments_query_rows(conn, a,
+                                 "SELECT id, imported_at, entries, matched, unmatched, format, "
+                                 "account, stmt_id, actor FROM payments_statement "
+                                 "ORDER BY id DESC LIMIT 100",
+                                 NULL, 0, sizeof(**out), read_statement, &rows, count, err);
+    if (rc == KR_OK)
+        *out = rows;
+    return rc;
 }

@@ -13,8 +13,16 @@
 json_t *payments_receivable_json(struct http_request *req, const struct payments_receivable *r,
                                  bool for_people);
 
-/* A cash office user and the request's connection; *actor "user:N". */
-int payments_cash_office(struct http_request *req, struct db_conn **conn, const char **actor,
+/* What every cash office handler starts from: the request's connection
+ * and the user as audit actor "user:N" (in the request's arena). */
+struct payments_cash {
+    struct db_conn *conn;
+    const char *actor;
+};
+
+/* A logged-in user with the cash office role (else 401/403 errors) and the
+ * request's connection into *c. */
+int payments_cash_office(struct http_request *req, struct payments_cash *c,
                          struct kr_error *err) KR_MUST_CHECK;
 
 /* The GiroCode of a receivable with the configured payee. */
