@@ -330,11 +330,19 @@ static void import_broken(struct fixture *f)
     assert_non_null(strstr(csv, ";12.80;EUR;statement;paid;Wunschkennzeichen;"));
 }
 
+/* SQLite's page cache of the connection, grown during an import only. */
+static int64_t cache_size(struct fixture *f)
+{
+    return db_dialect(f->db) == DB_SQLITE ? count(f, "PRAGMA cache_size") : 0;
+}
+
 static void test_import(void **state)
 {
     struct fixture f;
     import_setup(state, &f);
+    int64_t cache = cache_size(&f);
     import_files(&f);
+    assert_int_equal(cache_size(&f), cache);
     import_queue(&f);
     import_broken(&f);
     arena_free(f.a);
