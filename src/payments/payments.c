@@ -144,37 +144,54 @@ static void read_receivable(struct db_stmt *st, struct arena *a, struct payments
     r->updated_at = db_column_int64(st, 16);
 }
 
-/* Run a query of receivables into an arena array. */
+int payments_query_rows(struct db_conn *conn, struct arena *a, const char *sql,
+                        const struct db_param *params, size_t nparams, size_t size,
+                        payments_row_fn read, void **out, size_t *count, struct kr_error *err)
+{
+    struct db_stmt *st;
+    int rc = db_query(conn, sql, params, nparams, &st, err);
+    if (rc)
+        return rc;
+    size_t cap = 16, len = 0;
+    unsigned char *rows = arena_calloc(a, cap, size);
+    while (rows && (rc = db_step(st, err)) == DB_ROW) {
+        if (len == cap) {
+            unsigned char *bigger = arena_calloc(a, cap * 2, size);
+            if (bigger)
+                memcpy(bigger, rows, len * size);
+            rows = bigger;
+            cap *= 2;
+            if (!rows)
+                break;
+        }
+        read(st, a, rows + len++ * size);
+    }
+    db_finish(st);
+    if (!rows)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    if (rc < 0)
+        return rc;
+    *out = rows;
+    *count = len;
+    return KR_OK;
+}
+
+static void read_receivable_row(struct db_stmt *st, struct arena *a, void *row)
+{
+    read_receivable(st, a, row);
+}
+
+/* Run a query of receivables (RCOLS) into an arena array. */
 static int query_list(struct db_conn *conn, struct arena *a, const char *sql,
                       const struct db_param *params, size_t n, struct payments_receivable **out,
                       size_t *count, struct kr_error *err)
 {
-    struct db_stmt *st;
-    int rc = db_query(conn, sql, params, n, &st, err);
-    if (rc)
-        return rc;
-    size_t cap = 16, len = 0;
-    struct payments_receivable *list = arena_calloc(a, cap, sizeof(*list));
-    while (list && (rc = db_step(st, err)) == DB_ROW) {
-        if (len == cap) {
-            struct payments_receivable *bigger = arena_calloc(a, cap * 2, sizeof(*list));
-            if (bigger)
-                memcpy(bigger, list, len * sizeof(*list));
-            list = bigger;
-            cap *= 2;
-            if (!list)
-                break;
-        }
-        read_receivable(st, a, &list[len++]);
-    }
-    db_finish(st);
-    if (!list)
-        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    if (rc < 0)
-        return rc;
-    *out = list;
-    *count = len;
-    return KR_OK;
+    void *rows;
+    int rc = payments_query_rows(conn, a, sql, params, n, sizeof(**out), read_receivable_row, &rows,
+                                 count, err);
+    if (rc == KR_OK)
+        *out = rows;
+    return rc;
 }
 
 static int query_one(struct db_conn *conn, struct arena *a, const char *sql,
@@ -495,37 +512,31 @@ int payments_book(struct db_conn *conn, const char *actor, int64_t receivable_id
     return db_transact(conn, book_tx, &b, err);
 }
 
+static void read_booking(struct db_stmt *st, struct arena *a, void *row)
+{
+    struct payments_booking *b = row;
+    b->id = db_column_int64(st, 0);
+    b->receivable_id = db_column_int64(st, 1);
+    b->amount_cents = db_column_int64(st, 2);
+    b->entry_id = db_column_int64(st, 3);
+    b->created_at = db_column_int64(st, 4);
+    b->source = db_column_strdup(st, 5, a);
+    b->note = db_column_strdup(st, 6, a);
+    b->actor = db_column_strdup(st, 7, a);
+}
+
 int payments_bookings_list(struct db_conn *conn, struct arena *a, int64_t receivable_id,
                            struct payments_booking **out, size_t *count, struct kr_error *err)
 {
-    struct db_stmt *st;
-    int rc = db_query(conn,
-                      "SELECT id, receivable_id, amount_cents, entry_id, created_at, source, note, "
-                      "actor FROM payments_booking WHERE receivable_id = $1 ORDER BY id LIMIT 1000",
-                      DB_PARAMS(DB_INT(receivable_id)), &st, err);
-    if (rc)
-        return rc;
-    struct payments_booking *list = arena_calloc(a, 1000, sizeof(*list));
-    size_t n = 0;
-    while (list && (rc = db_step(st, err)) == DB_ROW) {
-        struct payments_booking *b = &list[n++];
-        b->id = db_column_int64(st, 0);
-        b->receivable_id = db_column_int64(st, 1);
-        b->amount_cents = db_column_int64(st, 2);
-        b->entry_id = db_column_int64(st, 3);
-        b->created_at = db_column_int64(st, 4);
-        b->source = db_column_strdup(st, 5, a);
-        b->note = db_column_strdup(st, 6, a);
-        b->actor = db_column_strdup(st, 7, a);
-    }
-    db_finish(st);
-    if (!list)
-        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    if (rc < 0)
-        return rc;
-    *out = list;
-    *count = n;
-    return KR_OK;
+    void *rows;
+    int rc = payments_query_rows(
+        conn, a,
+        "SELECT id, receivable_id, amount_cents, entry_id, created_at, source, note, "
+        "actor FROM payments_booking WHERE receivable_id = $1 ORDER BY id LIMIT 1000",
+        DB_PARAMS(DB_INT(receivable_id)), sizeof(**out), read_booking, &rows, count, err);
+    if (rc == KR_OK)
+        *out = rows;
+    return rc;
 }
 
 struct close_args {

@@ -291,13 +291,23 @@ struct payments_import_result {
 };
 
 /*
- * Import a statement file (format detected: XML = camt.053, else MT940) in
+ * The format of a statement file, told by its content (never by a file
+ * name): "camt.053" for XML (after an optional UTF-8 BOM and white space
+ * the first byte is '<'), "mt940" for text with a ":20:" field at the start
+ * of a line within the first 4 KiB (SWIFT header blocks may come first),
+ * NULL for anything else (empty, binary, other text).
+ */
+const char *payments_statement_format(const char *data, size_t len);
+
+/*
+ * Import a statement file (format from payments_statement_format) in
  * one transaction: each new credit is matched by Kassenzeichen in the
  * remittance text, else by outstanding amount and debtor name (one match
  * only), and booked; the rest goes to the unmatched queue.  A statement
  * already imported (same account and statement id) books nothing
  * (KR_ERR_CONFLICT); an entry seen before in another statement is skipped.
- * Any parse error books nothing.  Joins the caller's transaction.
+ * Any parse error books nothing; a file of neither format is KR_ERR_INVALID.
+ * Joins the caller's transaction.
  */
 int payments_statement_import(struct db_conn *conn, const char *actor, const char *data, size_t len,
                               struct payments_import_result *res,

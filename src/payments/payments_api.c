@@ -32,11 +32,46 @@ static int json_body(struct http_request *req, json_t **out, struct kr_error *er
     return KR_OK;
 }
 
+/* The preamble of the cash office's changes: the user with the role, the
+ * connection and the JSON body. */
+static int cash_json(struct http_request *req, struct payments_cash *c, json_t **body,
+                     struct kr_error *err)
+{
+    int rc = payments_cash_office(req, c, err);
+    return rc ? rc : json_body(req, body, err);
+}
+
+/* The receivable named by :kz, for the cash office. */
+static int cash_receivable(struct http_request *req, struct payments_cash *c,
+                           struct payments_receivable *r, struct kr_error *err)
+{
+    int rc = payments_cash_office(req, c, err);
+    return rc ? rc
+              : payments_receivable_find(c->conn, http_arena(req), http_param(req, "kz"), r, err);
+}
+
+/* Answer with receivable id as it is now (after a change). */
+static int reply_receivable(struct http_request *req, struct db_conn *conn, unsigned status,
+                            int64_t id, struct kr_error *err)
+{
+    struct payments_receivable r;
+    int rc = payments_receivable_get(conn, http_arena(req), id, &r, err);
+    return rc ? rc : http_json(req, status, payments_receivable_json(req, &r, false));
+}
+
+/* Answer with a list of receivables: {"receivables": [...]}. */
+static int reply_list(struct http_request *req, const struct payments_receivable *list, size_t n)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(items, payments_receivable_json(req, &list[i], false));
+    return http_json(req, 200, json_pack("{s:o}", "receivables", items));
+}
+
 static int api_list(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     struct payments_query q = {.text = http_query(req, "q"), .limit = 200};
@@ -47,23 +82,15 @@ static int api_list(struct http_request *req, struct kr_error *err)
     q.open_only = !open || strcmp(open, "0") != 0;
     struct payments_receivable *list;
     size_t n;
-    rc = payments_receivables_search(conn, http_arena(req), &q, &list, &n, err);
-    if (rc)
-        return rc;
-    json_t *items = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, payments_receivable_json(req, &list[i]));
-    return http_json(req, 200, json_pack("{s:o}", "receivables", items));
+    rc = payments_receivables_search(c.conn, http_arena(req), &q, &list, &n, err);
+    return rc ? rc : reply_list(req, list, n);
 }
 
 static int api_create(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
+    struct payments_cash c;
     json_t *j;
-    int rc = payments_cash_office(req, &conn, &actor, err);
-    if (rc == KR_OK)
-        rc = json_body(req, &j, err);
+    int rc = cash_json(req, &c, &j, err);
     if (rc)
         return rc;
     struct payments_new_receivable nr = {0};
@@ -79,56 +106,44 @@ static int api_create(struct http_request *req, struct kr_error *err)
     rc = payments_amount_parse(amount, strlen(amount), false, false, &nr.amount_cents, err);
     int64_t id;
     if (rc == KR_OK)
-        rc = payments_receivable_create(conn, actor, &nr, &id, NULL, err);
-    struct payments_receivable r;
-    if (rc == KR_OK)
-        rc = payments_receivable_get(conn, http_arena(req), id, &r, err);
-    return rc ? rc : http_json(req, 201, payments_receivable_json(req, &r));
+        rc = payments_receivable_create(c.conn, c.actor, &nr, &id, NULL, err);
+    return rc ? rc : reply_receivable(req, c.conn, 201, id, err);
 }
 
 static int api_show(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
     struct payments_receivable r;
-    if (rc == KR_OK)
-        rc = payments_receivable_find(conn, http_arena(req), http_param(req, "kz"), &r, err);
-    return rc ? rc : http_json(req, 200, payments_receivable_json(req, &r));
+    int rc = cash_receivable(req, &c, &r, err);
+    return rc ? rc : http_json(req, 200, payments_receivable_json(req, &r, false));
 }
 
 static int api_cancel(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
+    struct payments_cash c;
+    struct payments_receivable r;
     json_t *j;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    int rc = cash_receivable(req, &c, &r, err);
     if (rc == KR_OK)
         rc = json_body(req, &j, err);
-    struct payments_receivable r;
-    if (rc == KR_OK)
-        rc = payments_receivable_find(conn, http_arena(req), http_param(req, "kz"), &r, err);
     if (rc)
         return rc;
     json_t *reason = json_object_get(j, "reason");
-    rc = payments_receivable_close(conn, actor, r.id, true,
+    rc = payments_receivable_close(c.conn, c.actor, r.id, true,
                                    json_is_string(reason) ? json_string_value(reason) : "", err);
-    if (rc == KR_OK)
-        rc = payments_receivable_get(conn, http_arena(req), r.id, &r, err);
-    return rc ? rc : http_json(req, 200, payments_receivable_json(req, &r));
+    return rc ? rc : reply_receivable(req, c.conn, 200, r.id, err);
 }
 
 static int api_import(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     size_t len;
     const char *body = http_body(req, &len);
     struct payments_import_result res;
-    rc = payments_statement_import(conn, actor, body, body ? len : 0, &res, err);
+    rc = payments_statement_import(c.conn, c.actor, body, body ? len : 0, &res, err);
     if (rc)
         return rc;
     return http_json(req, 201,
@@ -141,13 +156,12 @@ static int api_import(struct http_request *req, struct kr_error *err)
 
 static int api_unmatched(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     struct payments_entry *list;
     size_t n;
     if (rc == KR_OK)
-        rc = payments_entries_list(conn, http_arena(req), 0, 0, &list, &n, err);
+        rc = payments_entries_list(c.conn, http_arena(req), 0, 0, &list, &n, err);
     if (rc)
         return rc;
     json_t *items = json_array();
@@ -162,12 +176,9 @@ static int api_unmatched(struct http_request *req, struct kr_error *err)
 
 static int api_assign(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
+    struct payments_cash c;
     json_t *j;
-    int rc = payments_cash_office(req, &conn, &actor, err);
-    if (rc == KR_OK)
-        rc = json_body(req, &j, err);
+    int rc = cash_json(req, &c, &j, err);
     if (rc)
         return rc;
     int64_t entry = 0;
@@ -176,30 +187,22 @@ static int api_assign(struct http_request *req, struct kr_error *err)
         return kr_error_set(err, KR_ERR_NOT_FOUND, "no such entry");
     json_t *kz = json_object_get(j, "kassenzeichen");
     struct payments_receivable r;
-    rc = payments_receivable_find(conn, http_arena(req), json_string_value(kz), &r, err);
+    rc = payments_receivable_find(c.conn, http_arena(req), json_string_value(kz), &r, err);
     if (rc == KR_OK)
-        rc = payments_entry_assign(conn, actor, entry, r.id, err);
-    if (rc == KR_OK)
-        rc = payments_receivable_get(conn, http_arena(req), r.id, &r, err);
-    return rc ? rc : http_json(req, 200, payments_receivable_json(req, &r));
+        rc = payments_entry_assign(c.conn, c.actor, entry, r.id, err);
+    return rc ? rc : reply_receivable(req, c.conn, 200, r.id, err);
 }
 
 static int api_dunning(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     struct payments_receivable *list;
     size_t n;
     if (rc == KR_OK)
-        rc = payments_dunning_list(conn, http_arena(req), kr_now(),
+        rc = payments_dunning_list(c.conn, http_arena(req), kr_now(),
                                    http_config(req)->payments_grace_days, &list, &n, err);
-    if (rc)
-        return rc;
-    json_t *items = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, payments_receivable_json(req, &list[i]));
-    return http_json(req, 200, json_pack("{s:o}", "receivables", items));
+    return rc ? rc : reply_list(req, list, n);
 }
 
 /* POST /api/payments/providers/:name/notify - signed by the provider. */

@@ -6,10 +6,12 @@
 #include "payments/payments_http.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "accounts/accounts.h"
+#include "core/text.h"
 #include "core/util.h"
 #include "payments/payments_pdf.h"
 #include "payments/payments_web.h"
@@ -26,15 +28,28 @@ static json_t *date_json(int64_t t)
     return json_string(out);
 }
 
-static json_t *amount_json(int64_t cents)
+/* An amount for machines ("1750.00", lang NULL) or for people in lang
+ * ("1.750,00 EUR", "1,750.00 EUR"). */
+static json_t *amount_json(int64_t cents, const char *lang)
 {
-    char out[32];
-    payments_amount_format(cents, out, sizeof(out));
+    char out[TEXT_MONEY_LEN + 8], num[TEXT_MONEY_LEN];
+    if (lang)
+        snprintf(out, sizeof(out), "%s EUR", text_money(cents, lang, num));
+    else
+        payments_amount_format(cents, out, sizeof(out));
     return json_string(out);
 }
 
-json_t *payments_receivable_json(struct http_request *req, const struct payments_receivable *r)
+/* An amount for the people reading the request's page. */
+static json_t *money_json(struct http_request *req, int64_t cents)
 {
+    return amount_json(cents, http_lang(req));
+}
+
+json_t *payments_receivable_json(struct http_request *req, const struct payments_receivable *r,
+                                 bool for_people)
+{
+    const char *lang = for_people ? http_lang(req) : NULL;
     char grouped[16], key[64];
     payments_kz_format(r->kz, grouped);
     snprintf(key, sizeof(key), "payments.status.%s", payments_status_name(r->status));
@@ -42,10 +57,10 @@ json_t *payments_receivable_json(struct http_request *req, const struct payments
         "{s:I, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:o, s:I, s:o, s:I, s:o}", "id",
         (json_int_t)r->id, "kassenzeichen", r->kz, "kz_formatted", grouped, "debtor_name",
         r->debtor_name, "purpose", r->purpose, "amount_cents", (json_int_t)r->amount_cents,
-        "amount", amount_json(r->amount_cents), "fee_cents", (json_int_t)r->fee_cents, "fee",
-        amount_json(r->fee_cents), "paid_cents", (json_int_t)r->paid_cents, "paid",
-        amount_json(r->paid_cents), "outstanding_cents", (json_int_t)payments_outstanding(r),
-        "outstanding", amount_json(payments_outstanding(r)));
+        "amount", amount_json(r->amount_cents, lang), "fee_cents", (json_int_t)r->fee_cents, "fee",
+        amount_json(r->fee_cents, lang), "paid_cents", (json_int_t)r->paid_cents, "paid",
+        amount_json(r->paid_cents, lang), "outstanding_cents", (json_int_t)payments_outstanding(r),
+        "outstanding", amount_json(payments_outstanding(r), lang));
     json_object_set_new(o, "currency", json_string("EUR"));
     json_object_set_new(o, "due_at", json_integer(r->due_at));
     json_object_set_new(o, "due", date_json(r->due_at));
@@ -60,16 +75,15 @@ json_t *payments_receivable_json(struct http_request *req, const struct payments
     return o;
 }
 
-int payments_cash_office(struct http_request *req, struct db_conn **conn, const char **actor,
-                         struct kr_error *err)
+int payments_cash_office(struct http_request *req, struct payments_cash *c, struct kr_error *err)
 {
     int rc = http_require_user(req, ACCOUNT_ROLE_CASH_OFFICE, err);
     if (rc)
         return rc;
-    *actor = arena_printf(http_arena(req), "user:%lld", (long long)http_user(req)->id);
-    if (!*actor)
+    c->actor = arena_printf(http_arena(req), "user:%lld", (long long)http_user(req)->id);
+    if (!c->actor)
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    return http_db(req, conn, err);
+    return http_db(req, &c->conn, err);
 }
 
 void payments_girocode_of(const struct kr_config *cfg, const struct payments_receivable *r,
@@ -97,11 +111,34 @@ static int64_t param_id(struct http_request *req, const char *name)
     return id;
 }
 
+/* The cash office preamble of a page with forms (a session for CSRF). */
+static int cash_page(struct http_request *req, struct payments_cash *c, struct kr_error *err)
+{
+    int rc = payments_cash_office(req, c, err);
+    return rc ? rc : http_session_ensure(req, err);
+}
+
+/* The cash office preamble with the receivable named by :id. */
+static int cash_receivable(struct http_request *req, struct payments_cash *c,
+                           struct payments_receivable *r, struct kr_error *err)
+{
+    int rc = payments_cash_office(req, c, err);
+    return rc ? rc : payments_receivable_get(c->conn, http_arena(req), param_id(req, "id"), r, err);
+}
+
+/* 303 to the receivable's page, or to what follows it (suffix). */
+static int to_receivable(struct http_request *req, int64_t id, const char *suffix)
+{
+    char *to =
+        arena_printf(http_arena(req), "/verwaltung/kasse/forderung/%lld%s", (long long)id, suffix);
+    return http_redirect(req, 303, to ? to : "/verwaltung/kasse");
+}
+
 static json_t *list_json(struct http_request *req, const struct payments_receivable *list, size_t n)
 {
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, payments_receivable_json(req, &list[i]));
+        json_array_append_new(items, payments_receivable_json(req, &list[i], true));
     return items;
 }
 
@@ -131,9 +168,8 @@ static int read_query(struct http_request *req, struct payments_query *q, struct
 
 static int cash_home(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     struct payments_query q;
@@ -144,7 +180,7 @@ static int cash_home(struct http_request *req, struct kr_error *err)
     }
     struct payments_receivable *list;
     size_t n;
-    rc = payments_receivables_search(conn, http_arena(req), &q, &list, &n, err);
+    rc = payments_receivables_search(c.conn, http_arena(req), &q, &list, &n, err);
     if (rc) {
         json_decref(ctx);
         return rc;
@@ -160,19 +196,15 @@ static int cash_home(struct http_request *req, struct kr_error *err)
 static int receivable_page(struct http_request *req, unsigned status, const char *error,
                            struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    struct payments_receivable r;
+    int rc = cash_receivable(req, &c, &r, err);
     if (rc == KR_OK)
         rc = http_session_ensure(req, err);
-    if (rc)
-        return rc;
-    struct payments_receivable r;
-    rc = payments_receivable_get(conn, http_arena(req), param_id(req, "id"), &r, err);
     struct payments_booking *b = NULL;
     size_t n = 0;
     if (rc == KR_OK)
-        rc = payments_bookings_list(conn, http_arena(req), r.id, &b, &n, err);
+        rc = payments_bookings_list(c.conn, http_arena(req), r.id, &b, &n, err);
     if (rc)
         return rc;
     json_t *bookings = json_array();
@@ -180,11 +212,11 @@ static int receivable_page(struct http_request *req, unsigned status, const char
         char when[32];
         kr_time_format_local(b[i].created_at, when, sizeof(when));
         json_array_append_new(bookings, json_pack("{s:o, s:s, s:s, s:s?}", "amount",
-                                                  amount_json(b[i].amount_cents), "source",
+                                                  money_json(req, b[i].amount_cents), "source",
                                                   b[i].source, "when", when, "note", b[i].note));
     }
-    json_t *ctx = json_pack("{s:o, s:o, s:b}", "r", payments_receivable_json(req, &r), "bookings",
-                            bookings, "has_bookings", n > 0);
+    json_t *ctx = json_pack("{s:o, s:o, s:b}", "r", payments_receivable_json(req, &r, true),
+                            "bookings", bookings, "has_bookings", n > 0);
     if (error) {
         json_object_set_new(ctx, "cancel_error", json_string(error));
         json_object_set_new(ctx, "has_errors", json_true());
@@ -202,73 +234,57 @@ static int receivable_show(struct http_request *req, struct kr_error *err)
 
 static int receivable_cancel(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     int64_t id = param_id(req, "id");
     const char *what = http_form(req, "art");
     bool cancel = !what || strcmp(what, "niederschlagung") != 0;
-    rc = payments_receivable_close(conn, actor, id, cancel, http_form(req, "reason"), err);
+    rc = payments_receivable_close(c.conn, c.actor, id, cancel, http_form(req, "reason"), err);
     if (rc == KR_ERR_INVALID)
         return receivable_page(req, 422, http_message(req, "payments.error.reason"), err);
-    if (rc)
-        return rc;
-    char *to = arena_printf(http_arena(req), "/verwaltung/kasse/forderung/%lld", (long long)id);
-    return http_redirect(req, 303, to ? to : "/verwaltung/kasse");
+    return rc ? rc : to_receivable(req, id, "");
 }
 
 /* ---- Dunning and reminder letters ---------------------------------------------------------- */
 
 static int dunning_page(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
-    if (rc == KR_OK)
-        rc = http_session_ensure(req, err);
+    struct payments_cash c;
+    int rc = cash_page(req, &c, err);
     if (rc)
         return rc;
     const struct kr_config *cfg = http_config(req);
     struct payments_receivable *list;
     size_t n;
-    rc = payments_dunning_list(conn, http_arena(req), kr_now(), cfg->payments_grace_days, &list, &n,
-                               err);
+    rc = payments_dunning_list(c.conn, http_arena(req), kr_now(), cfg->payments_grace_days, &list,
+                               &n, err);
     if (rc)
         return rc;
     json_t *ctx =
         json_pack("{s:o, s:b, s:I, s:o}", "receivables", list_json(req, list, n), "has_receivables",
                   n > 0, "grace_days", (json_int_t)cfg->payments_grace_days, "fee",
-                  amount_json(payments_reminder_fee(cfg)));
+                  money_json(req, payments_reminder_fee(cfg)));
     return http_render(req, 200, "payments/dunning", ctx);
 }
 
 static int remind_submit(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     int64_t id = param_id(req, "id");
-    rc = payments_remind(conn, actor, id, payments_reminder_fee(http_config(req)), err);
-    if (rc)
-        return rc;
-    char *to = arena_printf(http_arena(req), "/verwaltung/kasse/forderung/%lld/mahnung.pdf",
-                            (long long)id);
-    return http_redirect(req, 303, to ? to : "/verwaltung/kasse/mahnungen");
+    rc = payments_remind(c.conn, c.actor, id, payments_reminder_fee(http_config(req)), err);
+    return rc ? rc : to_receivable(req, id, "/mahnung.pdf");
 }
 
 static int reminder_pdf(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
-    if (rc)
-        return rc;
+    struct payments_cash c;
     struct payments_receivable r;
-    rc = payments_receivable_get(conn, http_arena(req), param_id(req, "id"), &r, err);
+    int rc = cash_receivable(req, &c, &r, err);
     unsigned char *pdf = NULL;
     size_t len = 0;
     if (rc == KR_OK)
@@ -283,16 +299,16 @@ static int reminder_pdf(struct http_request *req, struct kr_error *err)
 
 /* ---- Statements and the unmatched queue ------------------------------------------------------ */
 
-static json_t *entry_json(const struct payments_entry *e)
+static json_t *entry_json(struct http_request *req, const struct payments_entry *e)
 {
-    char amount[32], grouped[16];
-    payments_amount_format(e->credit ? e->amount_cents : -e->amount_cents, amount, sizeof(amount));
+    char grouped[16];
     payments_kz_format(e->kz, grouped);
-    return json_pack("{s:I, s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id",
-                     (json_int_t)e->id, "amount", amount, "date", date_json(e->booked_at), "status",
-                     e->status, "match", e->match, "ref", e->ref, "debtor_name", e->debtor_name,
-                     "remittance", e->remittance, "kassenzeichen", grouped, "receivable_id",
-                     (json_int_t)e->receivable_id, "unmatched",
+    return json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "id",
+                     (json_int_t)e->id, "amount",
+                     money_json(req, e->credit ? e->amount_cents : -e->amount_cents), "date",
+                     date_json(e->booked_at), "status", e->status, "match", e->match, "ref", e->ref,
+                     "debtor_name", e->debtor_name, "remittance", e->remittance, "kassenzeichen",
+                     grouped, "receivable_id", (json_int_t)e->receivable_id, "unmatched",
                      strcmp(e->status, "unmatched") == 0);
 }
 
@@ -326,29 +342,79 @@ static int statements_render(struct http_request *req, struct db_conn *conn, uns
 
 static int statements_page(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
-    return rc ? rc : statements_render(req, conn, 200, json_object(), err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
+    return rc ? rc : statements_render(req, c.conn, 200, json_object(), err);
+}
+
+/* Largest statement file the form takes (a busy month of camt.053). */
+#define STATEMENT_FILE_MAX (20 * 1024 * 1024)
+
+static int form_error(struct http_request *req, int code, const char *key, struct kr_error *err)
+{
+    return kr_error_set(err, code, "%s", http_message(req, key));
+}
+
+/*
+ * The statement the form carries: the uploaded file (field "datei"), else
+ * the pasted text (field "statement"); the file's bytes are read from the
+ * upload's temporary file into the request's arena.  KR_ERR_INVALID or
+ * KR_ERR_TOO_LARGE with a message for the form.
+ */
+static int statement_input(struct http_request *req, const char **data, size_t *len,
+                           struct kr_error *err)
+{
+    size_t n;
+    const struct http_upload *up = http_uploads(req, &n);
+    const char *text = http_form(req, "statement");
+    if (n > 1 || (n == 1 && text && *text))
+        return form_error(req, KR_ERR_INVALID, "payments.error.one_statement", err);
+    if (n == 1 && up[0].too_large)
+        return form_error(req, KR_ERR_TOO_LARGE, "payments.error.file_too_large", err);
+    if (n == 1 && up[0].blob.size == 0)
+        return form_error(req, KR_ERR_INVALID, "payments.error.file_empty", err);
+    if (n == 0 && (!text || !*text))
+        return form_error(req, KR_ERR_INVALID, "payments.error.no_statement", err);
+    *data = text;
+    *len = text ? strlen(text) : 0;
+    if (n == 1) {
+        char *bytes;
+        int rc = kr_read_file(up[0].path, STATEMENT_FILE_MAX, &bytes, len, err);
+        if (rc)
+            return rc == KR_ERR_TOO_LARGE
+                       ? form_error(req, rc, "payments.error.file_too_large", err)
+                       : rc;
+        if (arena_defer(http_arena(req), free, bytes) != KR_OK) {
+            free(bytes);
+            return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+        }
+        *data = bytes;
+    }
+    if (!payments_statement_format(*data, *len))
+        return form_error(req, KR_ERR_INVALID, "payments.error.file_format", err);
+    return KR_OK;
 }
 
 static int statement_upload(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    const char *data = NULL;
+    size_t len = 0;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
-    const char *text = http_form(req, "statement");
     struct payments_import_result res;
-    rc = payments_statement_import(conn, actor, text ? text : "", text ? strlen(text) : 0, &res,
-                                   err);
+    rc = statement_input(req, &data, &len, err);
+    if (rc == KR_OK)
+        rc = payments_statement_import(c.conn, c.actor, data, len, &res, err);
+    if (rc == KR_ERR_CONFLICT)
+        rc = form_error(req, rc, "payments.error.statement_known", err);
     if (rc == KR_ERR_INVALID || rc == KR_ERR_CONFLICT || rc == KR_ERR_TOO_LARGE) {
         json_t *ctx = json_pack("{s:s, s:b}", "upload_error", err->message, "has_errors", 1);
         json_object_set_new(ctx, "errors",
-                            json_pack("[{s:s, s:s, s:b}]", "field", "statement", "message",
+                            json_pack("[{s:s, s:s, s:b}]", "field", "statement-file", "message",
                                       err->message, "link", 1));
-        return statements_render(req, conn, 422, ctx, err);
+        return statements_render(req, c.conn, rc == KR_ERR_TOO_LARGE ? 413 : 422, ctx, err);
     }
     if (rc)
         return rc;
@@ -359,21 +425,18 @@ static int statement_upload(struct http_request *req, struct kr_error *err)
 
 static int entries_page(struct http_request *req, int64_t statement_id, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
-    if (rc == KR_OK)
-        rc = http_session_ensure(req, err);
+    struct payments_cash c;
+    int rc = cash_page(req, &c, err);
     if (rc)
         return rc;
     struct payments_entry *list;
     size_t n;
-    rc = payments_entries_list(conn, http_arena(req), statement_id, 0, &list, &n, err);
+    rc = payments_entries_list(c.conn, http_arena(req), statement_id, 0, &list, &n, err);
     if (rc)
         return rc;
     json_t *items = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, entry_json(&list[i]));
+        json_array_append_new(items, entry_json(req, &list[i]));
     json_t *ctx = json_pack("{s:o, s:b, s:b, s:I}", "entries", items, "has_entries", n > 0, "queue",
                             statement_id == 0, "statement_id", (json_int_t)statement_id);
     const char *e = http_query(req, "fehler");
@@ -398,17 +461,16 @@ static int queue_page(struct http_request *req, struct kr_error *err)
 
 static int entry_assign(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     struct payments_receivable r;
     struct kr_error ignored;
-    rc = payments_receivable_find(conn, http_arena(req), http_form(req, "kassenzeichen"), &r,
+    rc = payments_receivable_find(c.conn, http_arena(req), http_form(req, "kassenzeichen"), &r,
                                   &ignored);
     if (rc == KR_OK)
-        rc = payments_entry_assign(conn, actor, param_id(req, "id"), r.id, &ignored);
+        rc = payments_entry_assign(c.conn, c.actor, param_id(req, "id"), r.id, &ignored);
     if (rc == KR_ERR_NOT_FOUND || rc == KR_ERR_CONFLICT)
         return http_redirect(req, 303, "/verwaltung/kasse/offene-posten?fehler=zuordnung");
     if (rc) {
@@ -435,9 +497,8 @@ static int parse_day(const char *s, int64_t *out)
 
 static int export_csv(struct http_request *req, struct kr_error *err)
 {
-    struct db_conn *conn;
-    const char *actor;
-    int rc = payments_cash_office(req, &conn, &actor, err);
+    struct payments_cash c;
+    int rc = payments_cash_office(req, &c, err);
     if (rc)
         return rc;
     int64_t from = 0, to = kr_now() + 86400;
@@ -448,7 +509,7 @@ static int export_csv(struct http_request *req, struct kr_error *err)
         to += 86400; /* "bis" includes that day */
     char *csv;
     size_t len;
-    rc = payments_export_csv(conn, http_arena(req), from, to, &csv, &len, err);
+    rc = payments_export_csv(c.conn, http_arena(req), from, to, &csv, &len, err);
     if (rc)
         return rc;
     http_set_header(req, "Content-Disposition", "attachment; filename=\"buchungen.csv\"");
@@ -479,20 +540,19 @@ static int pay_page(struct http_request *req, struct kr_error *err)
     if (rc)
         return rc;
     const struct kr_config *cfg = http_config(req);
-    char grouped[16], iban[35], amount[32];
+    char grouped[16], iban[35];
     payments_kz_format(r.kz, grouped);
     struct kr_error ignored;
     if (payments_iban_check(cfg->payments_iban, iban, &ignored) != KR_OK)
         iban[0] = '\0';
-    payments_amount_format(payments_outstanding(&r), amount, sizeof(amount));
     char key[64];
     snprintf(key, sizeof(key), "payments.status.%s", payments_status_name(r.status));
     /* Only what the reference implies: no name, no purpose, no case. */
-    json_t *ctx =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:b}", "kassenzeichen", r.kz,
-                  "kz_formatted", grouped, "amount", amount, "iban", iban, "bic", cfg->payments_bic,
-                  "creditor", cfg->payments_creditor_name, "due", date_json(r.due_at),
-                  "status_text", http_message(req, key), "payable", payments_outstanding(&r) > 0);
+    json_t *ctx = json_pack(
+        "{s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:s, s:b}", "kassenzeichen", r.kz, "kz_formatted",
+        grouped, "amount", money_json(req, payments_outstanding(&r)), "iban", iban, "bic",
+        cfg->payments_bic, "creditor", cfg->payments_creditor_name, "due", date_json(r.due_at),
+        "status_text", http_message(req, key), "payable", payments_outstanding(&r) > 0);
     http_set_header(req, "Cache-Control", "no-store");
     http_set_header(req, "X-Robots-Tag", "noindex");
     return http_render(req, 200, "payments/pay", ctx);
@@ -567,7 +627,6 @@ int payments_http_routes(struct http_server *s, const struct kr_config *cfg, str
         {HTTP_GET, "/verwaltung/kasse/forderung/:id/mahnung.pdf", reminder_pdf},
         {HTTP_GET, "/verwaltung/kasse/mahnungen", dunning_page},
         {HTTP_GET, "/verwaltung/kasse/kontoauszug", statements_page},
-        {HTTP_POST, "/verwaltung/kasse/kontoauszug", statement_upload},
         {HTTP_GET, "/verwaltung/kasse/kontoauszug/:id", statement_show},
         {HTTP_GET, "/verwaltung/kasse/offene-posten", queue_page},
         {HTTP_POST, "/verwaltung/kasse/offene-posten/:id/zuordnen", entry_assign},
@@ -576,9 +635,13 @@ int payments_http_routes(struct http_server *s, const struct kr_config *cfg, str
         {HTTP_GET, "/zahlung/:kz/girocode.png", pay_png},
         {HTTP_GET, "/zahlung/:kz/girocode.svg", pay_svg},
     };
+    static const struct http_upload_limits one_statement = {
+        .max_file = STATEMENT_FILE_MAX, .max_total = 2 * STATEMENT_FILE_MAX, .max_files = 1};
     int rc = check_config(cfg, err);
     for (size_t i = 0; rc == KR_OK && i < sizeof(routes) / sizeof(routes[0]); i++)
         rc = http_route(s, routes[i].method, routes[i].pattern, routes[i].handler, 0, err);
+    if (rc == KR_OK)
+        rc = http_route_upload(s, HTTP_POST, "/verwaltung/kasse/kontoauszug", statement_upload, 0,
+                               &one_statement, err);
     return rc == KR_OK ? payments_api_routes(s, err) : rc;
 }
-

@@ -14,5 +14,4 @@ struct kr_config;
 int payments_http_routes(struct http_server *server, const struct kr_config *cfg,
                          struct kr_error *err) KR_MUST_CHECK;
 
-
 #endif

@@ -199,14 +199,34 @@ struct import_args {
     size_t len;
 };
 
-static bool looks_like_xml(const char *data, size_t len)
+/* Bytes of an optional UTF-8 BOM and white space at the start. */
+static size_t skip_blank(const char *data, size_t len)
 {
-    size_t i = 0;
-    if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
-        i = 3;
+    size_t i = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
     while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
         i++;
-    return i < len && data[i] == '<';
+    return i;
+}
+
+const char *payments_statement_format(const char *data, size_t len)
+{
+    if (!data)
+        return NULL;
+    size_t i = skip_blank(data, len);
+    if (i < len && data[i] == '<')
+        return "camt.053";
+    size_t head = len - i < 4096 ? len - i : 4096;
+    const char *s = data + i;
+    if (memchr(s, '\0', head))
+        return NULL;
+    if (head >= 4 && memcmp(s, ":20:", 4) == 0)
+        return "mt940";
+    for (const char *p = s; (p = memchr(p, '\n', head - (size_t)(p - s))) != NULL;) {
+        p++;
+        if ((size_t)(p - s) + 4 <= head && memcmp(p, ":20:", 4) == 0)
+            return "mt940";
+    }
+    return NULL;
 }
 
 static int import_tx(struct db_conn *conn, void *arg, struct kr_error *err)
@@ -214,11 +234,46 @@ static int import_tx(struct db_conn *conn, void *arg, struct kr_error *err)
     struct import_args *a = arg;
     (void)conn;
     struct payments_stmt_sink sink = {on_statement, on_item, a->im};
-    int rc = looks_like_xml(a->data, a->len) ? payments_camt_parse(a->data, a->len, &sink, err)
-                                             : payments_mt940_parse(a->data, a->len, &sink, err);
+    const char *format = payments_statement_format(a->data, a->len);
+    if (!format)
+        return kr_error_set(err, KR_ERR_INVALID,
+                            "the file is neither a camt.053 (XML) nor an MT940 statement");
+    int rc = strcmp(format, "mt940") != 0 ? payments_camt_parse(a->data, a->len, &sink, err)
+                                          : payments_mt940_parse(a->data, a->len, &sink, err);
     if (rc == KR_OK)
         rc = flush_counts(a->im, err);
     return rc;
+}
+
+/*
+ * SQLite keeps 2 MiB of pages per connection by default.  An import of a
+ * large statement dirties far more in one transaction (the random keys of
+ * the entry_key, debtor and audit indexes), and each page pushed out of the
+ * cache is written to the WAL, hot ones again and again: in a profile of
+ * 100,000 entries most of the time went to pwrite.  So the import gets a
+ * larger, still bounded cache while it runs (per connection, given back
+ * afterwards).  PostgreSQL has its shared buffers: nothing to do.
+ */
+#define IMPORT_CACHE_KIB 65536
+
+/* A PRAGMA takes no bound parameters: the value is a number we format. */
+static int import_cache_set(struct db_conn *conn, int64_t pages_or_kib)
+{
+    struct kr_error ignored;
+    char sql[48];
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size = %lld", (long long)pages_or_kib);
+    return db_exec(conn, sql, NULL, 0, NULL, &ignored);
+}
+
+static int64_t import_cache_grow(struct db_conn *conn)
+{
+    struct kr_error ignored;
+    int64_t before = 0;
+    if (db_dialect(db_conn_db(conn)) != DB_SQLITE ||
+        db_query_int64(conn, "PRAGMA cache_size", NULL, 0, &before, &ignored) != KR_OK ||
+        (before < 0 && -before >= IMPORT_CACHE_KIB) || before == 0)
+        return 0;
+    return import_cache_set(conn, -IMPORT_CACHE_KIB) == KR_OK ? before : 0;
 }
 
 int payments_statement_import(struct db_conn *conn, const char *actor, const char *data, size_t len,
@@ -233,7 +288,10 @@ int payments_statement_import(struct db_conn *conn, const char *actor, const cha
     memset(&local, 0, sizeof(local));
     *im = (struct import){.conn = conn, .actor = actor, .res = &local};
     struct import_args a = {im, data, len};
+    int64_t cache = import_cache_grow(conn);
     int rc = db_transact(conn, import_tx, &a, err);
+    if (cache)
+        (void)import_cache_set(conn, cache);
     free(im);
     if (rc == KR_OK && res)
         *res = local;
@@ -242,47 +300,42 @@ int payments_statement_import(struct db_conn *conn, const char *actor, const cha
 
 /* ---- The cash office's lists -------------------------------------------------------- */
 
+static void read_entry(struct db_stmt *st, struct arena *a, void *row)
+{
+    struct payments_entry *e = row;
+    e->id = db_column_int64(st, 0);
+    e->statement_id = db_column_int64(st, 1);
+    e->amount_cents = db_column_int64(st, 2);
+    e->booked_at = db_column_int64(st, 3);
+    e->receivable_id = db_column_int64(st, 4);
+    e->credit = db_column_int64(st, 5) != 0;
+    e->status = db_column_strdup(st, 6, a);
+    e->match = db_column_strdup(st, 7, a);
+    e->ref = db_column_strdup(st, 8, a);
+    e->debtor_name = db_column_strdup(st, 9, a);
+    e->remittance = db_column_strdup(st, 10, a);
+    snprintf(e->kz, sizeof(e->kz), "%s", db_column_text(st, 11) ? db_column_text(st, 11) : "");
+}
+
 int payments_entries_list(struct db_conn *conn, struct arena *a, int64_t statement_id,
                           unsigned offset, struct payments_entry **out, size_t *count,
                           struct kr_error *err)
 {
-    struct db_stmt *st;
-    int rc = db_query(conn,
-                      "SELECT e.id, e.statement_id, e.amount_cents, e.booked_at, "
-                      "COALESCE(e.receivable_id, 0), e.credit, e.status, e.match, e.ref, "
-                      "e.debtor_name, e.remittance, COALESCE(r.kz, '') FROM payments_entry e "
-                      "LEFT JOIN payments_receivable r ON r.id = e.receivable_id "
-                      "WHERE (CAST($1 AS BIGINT) = 0 AND e.status = 'unmatched') "
-                      "OR e.statement_id = CAST($1 AS BIGINT) "
-                      "ORDER BY e.id LIMIT 500 OFFSET CAST($2 AS BIGINT)",
-                      DB_PARAMS(DB_INT(statement_id), DB_INT(offset)), &st, err);
-    if (rc)
-        return rc;
-    struct payments_entry *list = arena_calloc(a, 500, sizeof(*list));
-    size_t n = 0;
-    while (list && (rc = db_step(st, err)) == DB_ROW) {
-        struct payments_entry *e = &list[n++];
-        e->id = db_column_int64(st, 0);
-        e->statement_id = db_column_int64(st, 1);
-        e->amount_cents = db_column_int64(st, 2);
-        e->booked_at = db_column_int64(st, 3);
-        e->receivable_id = db_column_int64(st, 4);
-        e->credit = db_column_int64(st, 5) != 0;
-        e->status = db_column_strdup(st, 6, a);
-        e->match = db_column_strdup(st, 7, a);
-        e->ref = db_column_strdup(st, 8, a);
-        e->debtor_name = db_column_strdup(st, 9, a);
-        e->remittance = db_column_strdup(st, 10, a);
-        snprintf(e->kz, sizeof(e->kz), "%s", db_column_text(st, 11) ? db_column_text(st, 11) : "");
-    }
-    db_finish(st);
-    if (!list)
-        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    if (rc < 0)
-        return rc;
-    *out = list;
-    *count = n;
-    return KR_OK;
+    void *rows;
+    int rc =
+        payments_query_rows(conn, a,
+                            "SELECT e.id, e.statement_id, e.amount_cents, e.booked_at, "
+                            "COALESCE(e.receivable_id, 0), e.credit, e.status, e.match, e.ref, "
+                            "e.debtor_name, e.remittance, COALESCE(r.kz, '') FROM payments_entry e "
+                            "LEFT JOIN payments_receivable r ON r.id = e.receivable_id "
+                            "WHERE (CAST($1 AS BIGINT) = 0 AND e.status = 'unmatched') "
+                            "OR e.statement_id = CAST($1 AS BIGINT) "
+                            "ORDER BY e.id LIMIT 500 OFFSET CAST($2 AS BIGINT)",
+                            DB_PARAMS(DB_INT(statement_id), DB_INT(offset)), sizeof(**out),
+                            read_entry, &rows, count, err);
+    if (rc == KR_OK)
+        *out = rows;
+    return rc;
 }
 
 struct assign_args {
@@ -316,36 +369,30 @@ int payments_entry_assign(struct db_conn *conn, const char *actor, int64_t entry
     return db_transact(conn, assign_tx, &s, err);
 }
 
+static void read_statement(struct db_stmt *st, struct arena *a, void *row)
+{
+    struct payments_statement *s = row;
+    s->id = db_column_int64(st, 0);
+    s->imported_at = db_column_int64(st, 1);
+    s->entries = db_column_int64(st, 2);
+    s->matched = db_column_int64(st, 3);
+    s->unmatched = db_column_int64(st, 4);
+    s->format = db_column_strdup(st, 5, a);
+    s->account = db_column_strdup(st, 6, a);
+    s->stmt_id = db_column_strdup(st, 7, a);
+    s->actor = db_column_strdup(st, 8, a);
+}
+
 int payments_statements_list(struct db_conn *conn, struct arena *a, struct payments_statement **out,
                              size_t *count, struct kr_error *err)
 {
-    struct db_stmt *st;
-    int rc = db_query(conn,
-                      "SELECT id, imported_at, entries, matched, unmatched, format, account, "
-                      "stmt_id, actor FROM payments_statement ORDER BY id DESC LIMIT 100",
-                      NULL, 0, &st, err);
-    if (rc)
-        return rc;
-    struct payments_statement *list = arena_calloc(a, 100, sizeof(*list));
-    size_t n = 0;
-    while (list && (rc = db_step(st, err)) == DB_ROW) {
-        struct payments_statement *s = &list[n++];
-        s->id = db_column_int64(st, 0);
-        s->imported_at = db_column_int64(st, 1);
-        s->entries = db_column_int64(st, 2);
-        s->matched = db_column_int64(st, 3);
-        s->unmatched = db_column_int64(st, 4);
-        s->format = db_column_strdup(st, 5, a);
-        s->account = db_column_strdup(st, 6, a);
-        s->stmt_id = db_column_strdup(st, 7, a);
-        s->actor = db_column_strdup(st, 8, a);
-    }
-    db_finish(st);
-    if (!list)
-        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-    if (rc < 0)
-        return rc;
-    *out = list;
-    *count = n;
-    return KR_OK;
+    void *rows;
+    int rc = payments_query_rows(conn, a,
+                                 "SELECT id, imported_at, entries, matched, unmatched, format, "
+                                 "account, stmt_id, actor FROM payments_statement "
+                                 "ORDER BY id DESC LIMIT 100",
+                                 NULL, 0, sizeof(**out), read_statement, &rows, count, err);
+    if (rc == KR_OK)
+        *out = rows;
+    return rc;
 }

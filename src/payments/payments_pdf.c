@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/text.h"
 #include "core/util.h"
 
 #define A4_W 595.28
@@ -55,12 +56,8 @@ static void date_text(int64_t t, char out[16])
 
 static void amount_row(cairo_t *cr, double y, const char *label, int64_t cents, bool bold)
 {
-    char v[40], shown[48];
-    payments_amount_format(cents, v, sizeof(v));
-    char *dot = strchr(v, '.');
-    if (dot)
-        *dot = ',';
-    snprintf(shown, sizeof(shown), "%s EUR", v);
+    char v[TEXT_MONEY_LEN], shown[TEXT_MONEY_LEN + 8];
+    snprintf(shown, sizeof(shown), "%s EUR", text_money(cents, "de", v));
     const char *font = bold ? "Sans Bold 10" : "Sans 10";
     text(cr, 25 * MM, y, 100 * MM, font, label);
     PangoLayout *layout = pango_cairo_create_layout(cr);

@@ -21,5 +21,4 @@ int payments_reminder_pdf(const struct kr_config *cfg, const struct payments_rec
                           int64_t now, struct arena *a, unsigned char **pdf, size_t *len,
                           struct kr_error *err) KR_MUST_CHECK;
 
-
 #endif

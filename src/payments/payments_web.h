@@ -7,11 +7,22 @@
 #include "http/http.h"
 #include "payments/payments.h"
 
-/* The receivable as JSON for templates and the API (new reference). */
-json_t *payments_receivable_json(struct http_request *req, const struct payments_receivable *r);
+/* The receivable as JSON (new reference): amounts for machines ("1750.00")
+ * for the API, for people ("1.750,00 EUR" in the request's language) for
+ * templates. */
+json_t *payments_receivable_json(struct http_request *req, const struct payments_receivable *r,
+                                 bool for_people);
 
-/* A cash office user and the request's connection; *actor "user:N". */
-int payments_cash_office(struct http_request *req, struct db_conn **conn, const char **actor,
+/* What every cash office handler starts from: the request's connection
+ * and the user as audit actor "user:N" (in the request's arena). */
+struct payments_cash {
+    struct db_conn *conn;
+    const char *actor;
+};
+
+/* A logged-in user with the cash office role (else 401/403 errors) and the
+ * request's connection into *c. */
+int payments_cash_office(struct http_request *req, struct payments_cash *c,
                          struct kr_error *err) KR_MUST_CHECK;
 
 /* The GiroCode of a receivable with the configured payee. */

@@ -4,7 +4,8 @@
 //     narrow, and its 404 for a mistyped reference,
 //   - the cash office: open items, search, a receivable with its
 //     cancellation form (and the form's error state), statements, the
-//     unmatched queue and the dunning list, reached with the keyboard.
+//     unmatched queue and the dunning list, reached with the keyboard,
+//   - the statement upload with a file that is no statement (error state).
 
 // The Kassenzeichen of the n-th receivable of this year (ISO 7064 MOD 97-10).
 function kassenzeichen(n) {
@@ -75,5 +76,20 @@ export default async function (t) {
   if (!(await p.isVisible('[role="alert"]'))) fail('payments-receivable: no error for a missing reason');
   await shot(p, 'payments-cancel-error');
   await axeCheck(p, 'payments-cancel-error');
+  // A file that is no bank statement: the form again, the error at the field.
+  await p.goto(base + '/verwaltung/kasse/kontoauszug');
+  await p.setInputFiles('#statement-file', {
+    name: 'brief.txt', mimeType: 'text/plain', buffer: Buffer.from('Sehr geehrte Damen und Herren,\n'),
+  });
+  await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith('/kontoauszug') && r.request().method() === 'POST'),
+    p.click('form[action$="/kontoauszug"] button[type="submit"]'),
+  ]);
+  await p.waitForLoadState('load');
+  if (!(await p.isVisible('[role="alert"]'))) fail('payments-statements: no error for a wrong file');
+  if ((await p.getAttribute('#statement-file', 'aria-invalid')) !== 'true')
+    fail('payments-statements: the file field is not marked invalid');
+  await shot(p, 'payments-statement-error');
+  await axeCheck(p, 'payments-statement-error');
   await context.close();
 }

@@ -603,7 +603,7 @@ class UploadTest(unittest.TestCase):
         self.assertIn("/zahlung/" + kz, mails)
         page = c.get("/zahlung/" + kz)
         self.assertEqual(page.status, 200)
-        self.assertIn("1750.00 EUR", page.text)
+        self.assertIn("1.750,00 EUR", page.text)
         self.assertIn("girocode.svg", page.text)
 
 

@@ -31,6 +31,14 @@ def camt(stmt_id, entries):
             f'{ntry}</Stmt></BkToCstmrStmt></Document>')
 
 
+def mt940(ref, entries):
+    """An MT940 statement; entries are (amount "7,50", name, remittance)."""
+    lines = [":20:" + ref, ":25:12030000/0000202051", ":28C:00001/001", ":60F:C261120EUR0,00"]
+    for i, (a, n, r) in enumerate(entries):
+        lines += [f":61:2611201120CR{a}NTRFNONREF//{ref}-{i}", f":86:166?00GUTSCHRIFT?20{r}?32{n}"]
+    return "\r\n".join(lines + [":62F:C261120EUR0,00", "-"]) + "\r\n"
+
+
 class PaymentsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -101,7 +109,8 @@ class PaymentsTest(unittest.TestCase):
         r = anon.get("/zahlung/" + kz)
         self.assertEqual(r.status, 200)
         self.assertIn("DE02120300000000202051", r.text)
-        self.assertIn("12.80", r.text)
+        self.assertIn("12,80 EUR", r.text)
+        self.assertIn("12.80 EUR", harness.Client(self.server, lang="en").get("/zahlung/" + kz).text)
         self.assertNotIn("Erika", r.text)  # nothing beyond the reference
         self.assertNotIn("Wunschkennzeichen", r.text)
         self.assertEqual(anon.get("/zahlung/202600000000").status, 404)
@@ -164,6 +173,53 @@ class PaymentsTest(unittest.TestCase):
         self.assertEqual(csv.text.count(kz), 2)
         self.assertEqual(c.get("/verwaltung/kasse/export.csv?von=gestern").status, 400)
 
+    def upload(self, c, name, data, status):
+        """Upload a statement file on the cash office page; the response."""
+        c.get("/verwaltung/kasse/kontoauszug")
+        files = [("datei", name, "application/octet-stream", data)] if data is not None else []
+        r = c.post_multipart("/verwaltung/kasse/kontoauszug", files=files)
+        self.assertEqual(r.status, status, r.text[:500])
+        if status != 303:  # the form again, the error at the file field
+            self.assertIn('id="statement-file"', r.text)
+            self.assertIn('aria-invalid="true"', r.text)
+        return r
+
+    def test_statement_file_upload(self):
+        c = self.cash()
+        form = c.get("/verwaltung/kasse/kontoauszug").text
+        self.assertIn('enctype="multipart/form-data"', form)
+        self.assertIn('type="file"', form)
+        kz1, _ = self.api_create(c, "Datei Camt", "41.00")
+        kz2, _ = self.api_create(c, "Datei Swift", "17.25")
+        xml = camt("UP-1", [("41.00", "Datei Camt", "kz-" + kz1)]).encode()
+        r = self.upload(c, "auszug.xml", xml, 303)
+        page = c.get(r.headers["location"])
+        self.assertIn("kassenzeichen", page.text)
+        self.assertIn("41,00 EUR", page.text)
+        self.assertEqual(self.receivable(c, kz1)["status"], "paid")
+        swift = mt940("UP-2", [("10,00", "Datei Swift", "KZ " + kz2[:4] + " " + kz2[4:])])
+        self.upload(c, "auszug.sta", swift.encode("latin-1"), 303)
+        self.assertEqual(self.receivable(c, kz2)["paid_cents"], 1000)
+        self.assertEqual(self.receivable(c, kz2)["status"], "partly_paid")
+        queue = c.get("/api/payments/unmatched").json()["entries"]
+        # The same files again book nothing twice, and say so.
+        self.upload(c, "auszug.xml", xml, 422)
+        self.upload(c, "nochmal.sta", swift.encode("latin-1"), 422)
+        self.assertEqual(self.receivable(c, kz1)["paid_cents"], 4100)
+        self.assertEqual(self.receivable(c, kz2)["paid_cents"], 1000)
+        self.assertEqual(c.get("/api/payments/unmatched").json()["entries"], queue)
+        # Bad files: the form again with the error, nothing booked.
+        self.upload(c, "leer.xml", b"", 422)
+        self.upload(c, "bild.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)), 422)
+        self.upload(c, "brief.txt", b"Sehr geehrte Damen und Herren,\n", 422)
+        self.upload(c, "", b"", 422)  # no file chosen: the browser sends an empty part
+        self.upload(c, "gross.xml", b"<" + b" " * (20 * 1024 * 1024), 413)
+        c.get("/verwaltung/kasse/kontoauszug")
+        r = c.post_multipart("/verwaltung/kasse/kontoauszug", {"statement": swift},
+                             [("datei", "auszug.sta", "text/plain", swift.encode())])
+        self.assertEqual(r.status, 422)  # a file and pasted text: which one?
+        self.assertEqual(self.receivable(c, kz2)["paid_cents"], 1000)
+
     def test_cancel_and_dunning(self):
         c = self.cash()
         r = c.post("/api/payments/receivables", None)  # no CSRF header: refused
@@ -171,11 +227,18 @@ class PaymentsTest(unittest.TestCase):
         kz, rid = self.api_create(c, "Max Muster", "45.50", due_at=1700000000)
         dunning = c.get("/verwaltung/kasse/mahnungen")
         self.assertIn(f"/verwaltung/kasse/forderung/{rid}", dunning.text)
+        self.assertIn("45,50 EUR", dunning.text)
+        self.assertIn("5,00 EUR", dunning.text)  # the reminder fee
         r = c.post(f"/verwaltung/kasse/forderung/{rid}/mahnung")
         self.assertEqual(r.status, 303)
         pdf = c.get(r.headers["location"])
         self.assertEqual(pdf.headers["content-type"], "application/pdf")
         self.assertTrue(pdf.body.startswith(b"%PDF"))
+        text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf.body,
+                              capture_output=True, check=True).stdout.decode()
+        self.assertRegex(text, r"Forderung +45,50 EUR")
+        self.assertRegex(text, r"Mahngebühren +5,00 EUR")
+        self.assertRegex(text, r"Offener Betrag +50,50 EUR")
         self.assertEqual(self.receivable(c, kz)["fee_cents"], 500)
         c.get(f"/verwaltung/kasse/forderung/{rid}")
         r = c.post(f"/verwaltung/kasse/forderung/{rid}/storno", {"reason": ""})
@@ -199,6 +262,26 @@ class PaymentsTest(unittest.TestCase):
         if expect != 201:
             return r
         return r.json()["kassenzeichen"], r.json()["id"]
+
+    def test_amounts_for_people(self):
+        """Pages show "1.750,00 EUR" (German) or "1,750.00 EUR" (English);
+        the API keeps the machine format."""
+        c = self.cash()
+        kz, rid = self.api_create(c, "Gross Zahler", "1750.00")
+        got = self.receivable(c, kz)
+        self.assertEqual((got["amount"], got["amount_cents"]), ("1750.00", 175000))
+        for lang, shown, zero in (("de", "1.750,00 EUR", "0,00 EUR"),
+                                  ("en", "1,750.00 EUR", "0.00 EUR")):
+            staff = harness.Client(self.server, lang=lang)
+            staff.login("k.kasse", CASH_PASSWORD)
+            page = staff.get(f"/verwaltung/kasse?q={kz}").text
+            self.assertIn(f"<td class=\"num\">{shown}</td>", page)
+            page = staff.get(f"/verwaltung/kasse/forderung/{rid}").text
+            self.assertIn(f"<dd>{shown}</dd>", page)
+            self.assertIn(f"<dd>{zero}</dd>", page)  # fees, paid
+            page = harness.Client(self.server, lang=lang).get("/zahlung/" + kz).text
+            self.assertIn(f"<dd>{shown}</dd>", page)
+            self.assertNotIn("1750.00", page)
 
     def test_api_errors(self):
         c = self.cash()

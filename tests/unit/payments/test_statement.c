@@ -150,6 +150,41 @@ static void test_bad_camt(void **state)
     }
 }
 
+/* Statement files are told apart by their content. */
+#define F(data, format)                                                                            \
+    {                                                                                              \
+        data, sizeof(data) - 1, format                                                             \
+    }
+static void test_format(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *data;
+        size_t len;
+        const char *format; /* NULL: neither */
+    } cases[] = {
+        F("<?xml version=\"1.0\"?><Document/>", "camt.053"),
+        F("\xEF\xBB\xBF\r\n  <Document/>", "camt.053"),
+        F(":20:STARTUMS\r\n:25:1/2\r\n", "mt940"),
+        F("{1:F01BANKDEFFXXXX0000000000}{4:\r\n:20:X\r\n-}", "mt940"),
+        F("\r\n\r\n:20:REF\n", "mt940"),
+        F("", NULL),
+        F("   \n", NULL),
+        F("hello", NULL),
+        F("Datum;Betrag\n:20 kein Feld", NULL),
+        F("\x89PNG\r\n\x1a\n\0\0:20:", NULL),
+        F(":20", NULL),
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = payments_statement_format(cases[i].data, cases[i].len);
+        if (!cases[i].format)
+            assert_null(got);
+        else
+            assert_string_equal(got ? got : "(null)", cases[i].format);
+    }
+    assert_null(payments_statement_format(NULL, 0));
+}
+
 struct fixture {
     struct db *db;
     struct db_conn *conn;
@@ -189,14 +224,13 @@ static int64_t count(struct fixture *f, const char *sql)
     return n;
 }
 
-static void test_import(void **state)
+static void import_setup(void **state, struct fixture *f)
 {
-    struct fixture f;
     struct kr_error err;
     assert_int_equal(kr_util_init(), KR_OK);
-    assert_int_equal(testdb_open(*(enum db_dialect *)*state, &f.db), KR_OK);
-    assert_int_equal(db_acquire(f.db, &f.conn, &err), KR_OK);
-    f.a = arena_new(0);
+    assert_int_equal(testdb_open(*(enum db_dialect *)*state, &f->db), KR_OK);
+    assert_int_equal(db_acquire(f->db, &f->conn, &err), KR_OK);
+    f->a = arena_new(0);
     const struct payments_new_receivable nr[] = {
         {"Erika Mustermann", 0, "Wunschkennzeichen", 1280, NULL, 0, NULL},
         {"Max Muster", 0, "Gebühr", 2000, NULL, 0, NULL},
@@ -205,79 +239,112 @@ static void test_import(void **state)
     };
     for (int i = 0; i < 4; i++)
         assert_int_equal(
-            payments_receivable_create(f.conn, "t", &nr[i], &f.r[i + 1], f.kz[i + 1], &err), KR_OK);
-    size_t len;
-    char *data = statement(&f, "camt053-v02.xml", &len);
+            payments_receivable_create(f->conn, "t", &nr[i], &f->r[i + 1], f->kz[i + 1], &err),
+            KR_OK);
+}
+
+/* The three sample statements: matched by Kassenzeichen and by name and
+ * amount, the rest queued; the same statement twice books nothing. */
+static void import_files(struct fixture *f)
+{
+    struct kr_error err;
     struct payments_import_result res;
-    assert_int_equal(payments_statement_import(f.conn, "user:1", data, len, &res, &err), KR_OK);
+    size_t len;
+    int64_t paid;
+    char *data = statement(f, "camt053-v02.xml", &len);
+    assert_int_equal(payments_statement_import(f->conn, "user:1", data, len, &res, &err), KR_OK);
     assert_int_equal(res.entries, 5);
     assert_int_equal(res.matched, 3);
     assert_int_equal(res.unmatched, 1);
     assert_int_equal(res.ignored, 1);
-    int64_t paid;
-    assert_int_equal(status_of(&f, 1, &paid), PAYMENTS_PAID);
-    assert_int_equal(status_of(&f, 2, &paid), PAYMENTS_PARTLY_PAID);
+    assert_int_equal(status_of(f, 1, &paid), PAYMENTS_PAID);
+    assert_int_equal(status_of(f, 2, &paid), PAYMENTS_PARTLY_PAID);
     assert_int_equal(paid, 500);
-    assert_int_equal(status_of(&f, 3, &paid), PAYMENTS_PAID); /* by name and amount */
-    /* The same statement again books nothing. */
-    assert_int_equal(payments_statement_import(f.conn, "user:1", data, len, &res, &err),
+    assert_int_equal(status_of(f, 3, &paid), PAYMENTS_PAID); /* by name and amount */
+    assert_int_equal(payments_statement_import(f->conn, "user:1", data, len, &res, &err),
                      KR_ERR_CONFLICT);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM payments_booking"), 3);
+    assert_int_equal(count(f, "SELECT COUNT(*) FROM payments_booking"), 3);
     free(data);
 
-    data = statement(&f, "camt053-v08.xml", &len);
-    assert_int_equal(payments_statement_import(f.conn, "user:1", data, len, &res, &err), KR_OK);
+    data = statement(f, "camt053-v08.xml", &len);
+    assert_int_equal(payments_statement_import(f->conn, "user:1", data, len, &res, &err), KR_OK);
     assert_int_equal(res.matched, 1);
     assert_int_equal(res.unmatched, 1);
-    assert_int_equal(status_of(&f, 2, &paid), PAYMENTS_PAID);
+    assert_int_equal(status_of(f, 2, &paid), PAYMENTS_PAID);
     free(data);
 
-    data = statement(&f, "mt940.sta", &len);
-    assert_int_equal(payments_statement_import(f.conn, "user:1", data, len, &res, &err), KR_OK);
+    data = statement(f, "mt940.sta", &len);
+    assert_int_equal(payments_statement_import(f->conn, "user:1", data, len, &res, &err), KR_OK);
     assert_int_equal(res.matched, 1);
     assert_int_equal(res.ignored, 1);
-    assert_int_equal(status_of(&f, 4, &paid), PAYMENTS_PAID);
+    assert_int_equal(status_of(f, 4, &paid), PAYMENTS_PAID);
     free(data);
+}
 
-    /* The unmatched queue, and assigning by hand. */
+/* The unmatched queue, and assigning by hand; then the sums balance. */
+static void import_queue(struct fixture *f)
+{
+    struct kr_error err;
     struct payments_entry *q;
     size_t n;
-    assert_int_equal(payments_entries_list(f.conn, f.a, 0, 0, &q, &n, &err), KR_OK);
+    int64_t paid;
+    assert_int_equal(payments_entries_list(f->conn, f->a, 0, 0, &q, &n, &err), KR_OK);
     assert_int_equal(n, 2);
     assert_int_equal(q[1].amount_cents, 2500);
-    assert_int_equal(payments_entry_assign(f.conn, "user:1", q[1].id, f.r[2], &err), KR_OK);
-    assert_int_equal(payments_entry_assign(f.conn, "user:1", q[1].id, f.r[2], &err),
+    assert_int_equal(payments_entry_assign(f->conn, "user:1", q[1].id, f->r[2], &err), KR_OK);
+    assert_int_equal(payments_entry_assign(f->conn, "user:1", q[1].id, f->r[2], &err),
                      KR_ERR_CONFLICT);
-    assert_int_equal(status_of(&f, 2, &paid), PAYMENTS_OVERPAID);
+    assert_int_equal(status_of(f, 2, &paid), PAYMENTS_OVERPAID);
     assert_int_equal(paid, 4500);
-    assert_int_equal(payments_entries_list(f.conn, f.a, 0, 0, &q, &n, &err), KR_OK);
+    assert_int_equal(payments_entries_list(f->conn, f->a, 0, 0, &q, &n, &err), KR_OK);
     assert_int_equal(n, 1);
-
-    /* Sums: every booking is a credit entry, nothing twice. */
-    assert_int_equal(count(&f, "SELECT SUM(amount_cents) FROM payments_booking"),
-                     count(&f, "SELECT SUM(paid_cents) FROM payments_receivable"));
-    assert_int_equal(count(&f, "SELECT SUM(amount_cents) FROM payments_booking"),
+    /* Every booking is a credit entry, nothing twice. */
+    assert_int_equal(count(f, "SELECT SUM(amount_cents) FROM payments_booking"),
+                     count(f, "SELECT SUM(paid_cents) FROM payments_receivable"));
+    assert_int_equal(count(f, "SELECT SUM(amount_cents) FROM payments_booking"),
                      1280 + 500 + 3000 + 1500 + 750 + 2500);
+}
 
-    /* A broken file books nothing. */
-    int64_t before = count(&f, "SELECT COUNT(*) FROM payments_entry");
-    data = load("xxe.xml", &len);
-    assert_int_equal(payments_statement_import(f.conn, "user:1", data, len, &res, &err),
+/* A broken file books nothing; the lists and the export. */
+static void import_broken(struct fixture *f)
+{
+    struct kr_error err;
+    struct payments_import_result res;
+    size_t len, n;
+    int64_t before = count(f, "SELECT COUNT(*) FROM payments_entry");
+    char *data = load("xxe.xml", &len);
+    assert_int_equal(payments_statement_import(f->conn, "user:1", data, len, &res, &err),
                      KR_ERR_INVALID);
     free(data);
-    assert_int_equal(count(&f, "SELECT COUNT(*) FROM payments_entry"), before);
-    assert_int_equal(payments_statement_import(f.conn, "user:1", "", 0, &res, &err),
+    assert_int_equal(count(f, "SELECT COUNT(*) FROM payments_entry"), before);
+    assert_int_equal(payments_statement_import(f->conn, "user:1", "", 0, &res, &err),
                      KR_ERR_INVALID);
-    assert_int_equal(payments_statement_import(f.conn, "user:1", "hello", 5, &res, &err),
+    assert_int_equal(payments_statement_import(f->conn, "user:1", "hello", 5, &res, &err),
                      KR_ERR_INVALID);
-
     struct payments_statement *sl;
-    assert_int_equal(payments_statements_list(f.conn, f.a, &sl, &n, &err), KR_OK);
+    assert_int_equal(payments_statements_list(f->conn, f->a, &sl, &n, &err), KR_OK);
     assert_int_equal(n, 3);
     char *csv;
-    assert_int_equal(payments_export_csv(f.conn, f.a, 0, kr_now() + 10, &csv, &len, &err), KR_OK);
+    assert_int_equal(payments_export_csv(f->conn, f->a, 0, kr_now() + 10, &csv, &len, &err), KR_OK);
     assert_non_null(strstr(csv, "booking_id;booking_date;kassenzeichen;amount"));
     assert_non_null(strstr(csv, ";12.80;EUR;statement;paid;Wunschkennzeichen;"));
+}
+
+/* SQLite's page cache of the connection, grown during an import only. */
+static int64_t cache_size(struct fixture *f)
+{
+    return db_dialect(f->db) == DB_SQLITE ? count(f, "PRAGMA cache_size") : 0;
+}
+
+static void test_import(void **state)
+{
+    struct fixture f;
+    import_setup(state, &f);
+    int64_t cache = cache_size(&f);
+    import_files(&f);
+    assert_int_equal(cache_size(&f), cache);
+    import_queue(&f);
+    import_broken(&f);
     arena_free(f.a);
     db_release(f.conn);
     testdb_close(f.db);
@@ -288,6 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_bad_camt),
+        cmocka_unit_test(test_format),
         TESTDB_BOTH(test_import),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
