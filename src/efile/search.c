@@ -217,14 +217,22 @@ static size_t query_terms(const char *query, char terms[QUERY_TERMS][SEARCH_WORD
 
 /*
  * The query is driven by its rarest term: its postings are the
- * candidates, every other term must be present (primary-key probes), and
- * the score is the sum of the weights.  When even the rarest term is
- * common (more than RARE_MAX postings), the candidates are read in index
- * order (weight, newest first) and the scan stops at the page's end, so
- * that a search costs about the same on 10,000 and on 1,000,000 documents;
- * the order is then by the rarest term's weight only.
+ * candidates, every other term must be present, and the score is the sum
+ * of the weights.  Scoring reads every candidate (two probes of its terms
+ * each), so it is only done when the rarest term has at most RARE_MAX
+ * postings; otherwise the candidates are read in index order (weight,
+ * newest first) and the scan stops at the page's end, so that a search
+ * costs about the same on 10,000 and on 1,000,000 documents; the order is
+ * then by the rarest term's weight only.  A query of one term needs
+ * neither probes nor scoring: its index order is the score order, so it
+ * always stops at the page's end (SEARCH_ONE).
+ *
+ * RARE_MAX was 5000: on PostgreSQL a term with 2000-5000 postings took
+ * 100-400 ms (about 50 us a candidate, whatever the plan: custom and
+ * generic plans of the prepared statement are the same nested loop), which
+ * was the p95 of bench/efile (docs/efile.md, Figures).
  */
-#define RARE_MAX 5000
+#define RARE_MAX 1000
 #define OTHERS "($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 #define SEARCH_HEAD                                                                                \
     "SELECT d.id, d.file_id, d.title, f.reference, f.title, t.weight + (SELECT "                   \
@@ -234,6 +242,11 @@ static size_t query_terms(const char *query, char terms[QUERY_TERMS][SEARCH_WORD
     "FROM efile_term o WHERE o.document_id = t.document_id AND o.term IN " OTHERS ") = $16 AND "
 #define BY_SCORE " ORDER BY score DESC, d.id DESC LIMIT $17 OFFSET $18"
 #define BY_INDEX " ORDER BY t.weight DESC, t.document_id DESC LIMIT $17 OFFSET $18"
+#define SEARCH_ONE                                                                                 \
+    "SELECT d.id, d.file_id, d.title, f.reference, f.title, t.weight FROM efile_term t JOIN "      \
+    "efile_document d ON d.id = t.document_id JOIN efile_file f ON f.id = d.file_id WHERE "        \
+    "t.term = $4 AND "
+#define ONE_ORDER " ORDER BY t.weight DESC, t.document_id DESC LIMIT $5 OFFSET $6"
 
 /* Postings of term, counted up to RARE_MAX + 1. */
 static int postings(struct db_conn *conn, const char *term, int64_t *n, struct kr_error *err)
@@ -270,9 +283,11 @@ static int order_terms(struct db_conn *conn, char terms[][SEARCH_WORD_MAX + 1], 
     return KR_OK;
 }
 
-static const char *const search_sql[2][2] = {
-    {SEARCH_HEAD EFILE_READABLE_SQL BY_INDEX, SEARCH_HEAD EFILE_READABLE_SQL BY_SCORE},
-    {SEARCH_HEAD EFILE_READABLE_ALL_SQL BY_INDEX, SEARCH_HEAD EFILE_READABLE_ALL_SQL BY_SCORE},
+static const char *const search_sql[2][3] = {
+    {SEARCH_HEAD EFILE_READABLE_SQL BY_INDEX, SEARCH_HEAD EFILE_READABLE_SQL BY_SCORE,
+     SEARCH_ONE EFILE_READABLE_SQL ONE_ORDER},
+    {SEARCH_HEAD EFILE_READABLE_ALL_SQL BY_INDEX, SEARCH_HEAD EFILE_READABLE_ALL_SQL BY_SCORE,
+     SEARCH_ONE EFILE_READABLE_ALL_SQL ONE_ORDER},
 };
 
 int efile_search(struct db_conn *conn, struct arena *a, const struct efile_actor *who,
@@ -290,22 +305,30 @@ int efile_search(struct db_conn *conn, struct arena *a, const struct efile_actor
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
     if (n == 0)
         return KR_OK;
-    bool rare;
-    int rc = order_terms(conn, terms, n, &rare, err);
+    bool rare = false;
+    int rc = n > 1 ? order_terms(conn, terms, n, &rare, err) : KR_OK;
     if (rc)
         return rc;
     struct db_param p[18];
     p[0] = DB_INT(who->user_id);
     p[1] = DB_INT(who->unit_id);
     p[2] = DB_INT(kr_now());
-    for (size_t i = 0; i < QUERY_TERMS; i++)
-        p[3 + i] = i < n ? DB_TEXT(terms[i]) : DB_NULL;
-    p[15] = DB_INT((int64_t)n - 1);
-    p[16] = DB_INT(limit);
-    p[17] = DB_INT(offset);
+    p[3] = DB_TEXT(terms[0]);
+    size_t np = 6;
+    if (n == 1) {
+        p[4] = DB_INT(limit);
+        p[5] = DB_INT(offset);
+    } else {
+        for (size_t i = 1; i < QUERY_TERMS; i++)
+            p[3 + i] = i < n ? DB_TEXT(terms[i]) : DB_NULL;
+        p[15] = DB_INT((int64_t)n - 1);
+        p[16] = DB_INT(limit);
+        p[17] = DB_INT(offset);
+        np = KR_ARRAY_LEN(p);
+    }
     bool all = (who->roles & ACCOUNT_ROLE_RECORDS_MANAGER) != 0;
     struct db_stmt *st;
-    rc = db_query(conn, search_sql[all][rare], p, KR_ARRAY_LEN(p), &st, err);
+    rc = db_query(conn, search_sql[all][n == 1 ? 2 : rare], p, np, &st, err);
     if (rc)
         return rc;
     while ((rc = db_step(st, err)) == DB_ROW && *count < limit) {
