@@ -5,6 +5,9 @@
  *
  *   efile_bench DATABASE_URL BLOB_DIR DOCUMENTS [QUERIES]
  *
+ * DOCUMENTS 0 searches the data an earlier run left (no load);
+ * BENCH_EFILE_SLOW_MS=N prints every search slower than N ms.
+ *
  * The text is drawn from a vocabulary of 20,000 made-up German-looking
  * words with a Zipf distribution (plus real domain words), 40 words per
  * document, so that some words are common and most are rare, as in real
@@ -113,6 +116,20 @@ static void setup(struct db_conn *conn, struct efile_actor *who, int64_t *txn)
     arena_free(a);
 }
 
+/* DOCUMENTS 0: search the documents an earlier run left in the database
+ * (to look at plans between runs, e.g. with auto_explain). */
+static void reuse(struct db_conn *conn, struct efile_actor *who, int64_t *txn)
+{
+    struct kr_error err;
+    if (db_query_int64(conn, "SELECT id FROM account_user WHERE login = 'bench.clerk'", NULL, 0,
+                       &who->user_id, &err) ||
+        db_query_int64(conn, "SELECT org_unit_id FROM account_user WHERE id = $1",
+                       DB_PARAMS(DB_INT(who->user_id)), &who->unit_id, &err) ||
+        db_query_int64(conn, "SELECT MIN(id) FROM efile_transaction", NULL, 0, txn, &err))
+        die("no earlier bench data (run with DOCUMENTS > 0 first)", &err);
+    who->roles = ACCOUNT_ROLE_CLERK;
+}
+
 /* Documents with their text straight into the tables, indexed in batches
  * (the bulk path of a migration from an old system). */
 static void load(struct db_conn *conn, int64_t txn, long n)
@@ -179,6 +196,8 @@ static void search(struct db_conn *conn, const struct efile_actor *who, int quer
         if (efile_search(conn, a, who, query, 0, 20, &hits, &n, &err))
             die("search", &err);
         ns[q] = kr_monotonic_ns() - t;
+        if (getenv("BENCH_EFILE_SLOW_MS") && ns[q] > atol(getenv("BENCH_EFILE_SLOW_MS")) * 1000000)
+            fprintf(stderr, "  slow: %.1f ms, %zu hits: %s\n", (double)ns[q] / 1e6, n, query);
         total_hits += (long)n;
         arena_reset(a);
     }
@@ -238,9 +257,14 @@ int main(int argc, char **argv)
     make_vocab();
     struct efile_actor who;
     int64_t txn;
-    setup(conn, &who, &txn);
+    long docs = atol(argv[3]);
+    if (docs > 0)
+        setup(conn, &who, &txn);
+    else
+        reuse(conn, &who, &txn);
     printf("backend: %s\n", db_backend_name(db));
-    load(conn, txn, atol(argv[3]));
+    if (docs > 0)
+        load(conn, txn, docs);
     search(conn, &who, argc > 4 ? atoi(argv[4]) : 400);
     uploads(conn, store, &who, txn);
     struct rusage ru;

@@ -584,11 +584,11 @@ int efile_file_hold(struct db_conn *conn, const struct efile_actor *who, int64_t
     return rc ? rc : db_transact(conn, state_in_tx, &s, err);
 }
 
-/* ---- Sharing and naming ----------------------------------------------------------- */
+/* ---- Sharing (naming people: named.c) ------------------------------------------ */
 
 struct share_ctx {
     const struct efile_actor *who;
-    int64_t id, unit, until, now, user;
+    int64_t id, unit, until, now;
     const char *mode;
 };
 
@@ -631,30 +631,6 @@ int efile_file_share(struct db_conn *conn, const struct efile_actor *who, int64_
         return kr_error_set(err, KR_ERR_INVALID, "until: must lie in the future");
     if (unit_id == who->unit_id)
         return kr_error_set(err, KR_ERR_INVALID, "unit: the file belongs to it already");
-    struct share_ctx s = {who, id, unit_id, until, now, 0, mode};
+    struct share_ctx s = {who, id, unit_id, until, now, mode};
     return db_transact(conn, share_in_tx, &s, err);
-}
-
-static int grant_in_tx(struct db_conn *conn, void *arg, struct kr_error *err)
-{
-    struct share_ctx *s = arg;
-    int rc = require(conn, s->who, s->id, EFILE_WRITE, err);
-    if (rc == KR_OK)
-        rc = db_exec(conn,
-                     "INSERT INTO efile_file_access (file_id, user_id) VALUES ($1, $2) "
-                     "ON CONFLICT DO NOTHING",
-                     DB_PARAMS(DB_INT(s->id), DB_INT(s->user)), NULL, err);
-    if (rc == KR_ERR_CONFLICT)
-        return kr_error_set(err, KR_ERR_INVALID, "person: unknown");
-    if (rc)
-        return rc;
-    return efile_audit_file(conn, s->who, "efile.file.grant", s->id,
-                            json_pack("{s:I}", "user", (json_int_t)s->user), err);
-}
-
-int efile_file_grant(struct db_conn *conn, const struct efile_actor *who, int64_t id,
-                     int64_t user_id, struct kr_error *err)
-{
-    struct share_ctx s = {who, id, 0, 0, 0, user_id, NULL};
-    return db_transact(conn, grant_in_tx, &s, err);
 }

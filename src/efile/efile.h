@@ -240,9 +240,47 @@ int efile_file_share(struct db_conn *conn, const struct efile_actor *who, int64_
                      int64_t unit_id, const char *mode, int64_t until, int64_t now,
                      struct kr_error *err) KR_MUST_CHECK;
 
-/* Name a person who may see a restricted file (write access needed). */
+/* ---- Named people of restricted files (named.c) ------------------------------- */
+
+/*
+ * A restricted file (personnel, health) is visible only to the people
+ * named on it and to whoever created it: not to the rest of its unit, not
+ * to units it is shared with, not to records managers.  Named people of
+ * the owning unit (clerk, head of unit) may change it, others only read.
+ */
+
+/* Name a member of staff (an active staff account, else KR_ERR_INVALID
+ * "person: ...") on file id; naming twice is no error.  Write access
+ * needed.  Audited "efile.file.grant" with the user id. */
 int efile_file_grant(struct db_conn *conn, const struct efile_actor *who, int64_t id,
                      int64_t user_id, struct kr_error *err) KR_MUST_CHECK;
+
+/* Take the name off again (write access; KR_ERR_NOT_FOUND when the person
+ * is not named).  Audited "efile.file.revoke".  Revoking oneself is
+ * allowed: the actor may then lose sight of the file. */
+int efile_file_revoke(struct db_conn *conn, const struct efile_actor *who, int64_t id,
+                      int64_t user_id, struct kr_error *err) KR_MUST_CHECK;
+
+struct efile_person {
+    int64_t user_id;
+    const char *login, *display_name;
+    const char *unit_code; /* NULL without a unit */
+};
+
+/* The people named on file id, by name (read access; at most 200). */
+int efile_file_named(struct db_conn *conn, struct arena *a, const struct efile_actor *who,
+                     int64_t id, struct efile_person **out, size_t *count,
+                     struct kr_error *err) KR_MUST_CHECK;
+
+#define EFILE_PERSON_QUERY_MAX 100
+#define EFILE_PERSON_FOUND_MAX 20
+
+/* Active staff accounts whose login is query or whose login or display
+ * name contains it (case-insensitive for ASCII), the exact login first;
+ * at most EFILE_PERSON_FOUND_MAX.  query: 2-100 characters, else
+ * KR_ERR_INVALID. */
+int efile_staff_find(struct db_conn *conn, struct arena *a, const char *query,
+                     struct efile_person **out, size_t *count, struct kr_error *err) KR_MUST_CHECK;
 
 struct efile_transaction {
     int64_t id, file_id;

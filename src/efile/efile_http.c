@@ -19,7 +19,6 @@
 
 #define UPLOAD_MAX_FILE ((int64_t)2 * 1024 * 1024 * 1024)
 #define UPLOAD_MAX_FILES 50
-#define DOWNLOAD_MAX ((int64_t)24 * 1024 * 1024)
 #define PLAN_IMPORT_MAX (4 * 1024 * 1024)
 
 /* The disposal clock: the real time, or efile_today (tests) plus the
@@ -538,27 +537,113 @@ static int hold_page(struct http_request *req, struct kr_error *err)
     return change(req, is_api(req), "hold", err);
 }
 
-static int send_blob(struct http_request *req, const char *hash, const char *name, const char *type,
-                     struct kr_error *err)
+/* ---- Named people of a restricted file ------------------------------------------------- */
+
+static json_t *people_json(const struct efile_person *p, size_t n)
 {
-    unsigned char *data;
-    size_t len;
-    int rc = blob_read(http_blobs(req), http_arena(req), hash, DOWNLOAD_MAX, &data, &len, err);
-    if (rc == KR_ERR_TOO_LARGE)
-        return kr_error_set(err, KR_ERR_TOO_LARGE,
-                            "downloads of more than 24 MiB are not "
-                            "possible yet");
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s?}", "id",
+                                             (json_int_t)p[i].user_id, "login", p[i].login, "name",
+                                             p[i].display_name, "unit", p[i].unit_code));
+    return arr;
+}
+
+/* The page: the file, who is named, a staff lookup (?person=) and, on a
+ * refused change, the error (422). */
+static int named_view(struct http_request *req, const char *error, struct kr_error *err)
+{
+    struct efile_actor who = {0};
+    struct db_conn *conn;
+    int rc = staff(req, &who, &conn, err);
+    struct efile_file f;
+    int64_t id = param_id(req, "id");
+    if (rc == KR_OK)
+        rc = efile_file_get(conn, http_arena(req), &who, id, false, &f, err);
+    struct efile_person *named = NULL, *found = NULL;
+    size_t nn = 0, nf = 0;
+    if (rc == KR_OK)
+        rc = efile_file_named(conn, http_arena(req), &who, id, &named, &nn, err);
     if (rc)
         return rc;
-    char *enc = text_percent_encode(http_arena(req), name);
-    char *disp = enc ? arena_printf(http_arena(req), "attachment; filename*=UTF-8''%s", enc) : NULL;
-    if (!disp)
-        return KR_ERR_NOMEM;
-    http_set_header(req, "Content-Disposition", disp);
-    http_set_header(req, "Cache-Control", "private, no-store");
-    http_set_header(req, "X-Content-Type-Options", "nosniff");
-    (void)type; /* downloads only: never rendered as our origin's page */
-    return http_send(req, 200, "application/octet-stream", data, len);
+    const char *q = http_query(req, "person");
+    bool searched = q && *q && f.access == EFILE_WRITE;
+    if (searched && !error) {
+        rc = efile_staff_find(conn, http_arena(req), q, &found, &nf, err);
+        if (rc == KR_ERR_INVALID)
+            error = arena_strdup(http_arena(req), err->message);
+        else if (rc)
+            return rc;
+    }
+    json_t *ctx =
+        json_pack("{s:o, s:o, s:b, s:o, s:b, s:b, s:s, s:b, s:b}", "file", file_json(&f), "named",
+                  people_json(named, nn), "has_named", nn > 0, "found", people_json(found, nf),
+                  "has_found", nf > 0, "searched", searched && !error, "person", q ? q : "",
+                  "writable", f.access == EFILE_WRITE, "restricted", f.restricted);
+    if (error) {
+        json_object_set_new(ctx, "has_errors", json_true());
+        json_object_set_new(
+            ctx, "errors",
+            json_pack("[{s:s, s:s, s:b}]", "field", "person", "message", error, "link", 1));
+    }
+    return render(req, error ? 422 : 200, "efile/named", ctx, err);
+}
+
+static int named_page(struct http_request *req, struct kr_error *err)
+{
+    return named_view(req, NULL, err);
+}
+
+/* POST .../berechtigte (user=ID) names a person; .../berechtigte/:user/
+ * entziehen takes the name off.  A refused person shows the page again. */
+static int named_change(struct http_request *req, bool grant, struct kr_error *err)
+{
+    struct efile_actor who = {0};
+    struct db_conn *conn;
+    int rc = staff(req, &who, &conn, err);
+    if (rc)
+        return rc;
+    int64_t id = param_id(req, "id");
+    int64_t user = grant ? field_int(req, "user", 1, INT64_MAX) : param_id(req, "user");
+    if (user < 1)
+        rc = kr_error_set(err, KR_ERR_INVALID, "person: choose a person from the results");
+    else if (grant)
+        rc = efile_file_grant(conn, &who, id, user, err);
+    else
+        rc = efile_file_revoke(conn, &who, id, user, err);
+    if (rc == KR_ERR_INVALID)
+        return named_view(req, arena_strdup(http_arena(req), err->message), err);
+    if (rc)
+        return rc;
+    char *to = arena_printf(http_arena(req), "/verwaltung/akten/%lld/berechtigte", (long long)id);
+    return http_redirect(req, 303, to ? to : file_path(req, id));
+}
+
+static int named_grant(struct http_request *req, struct kr_error *err)
+{
+    return named_change(req, true, err);
+}
+
+static int named_revoke(struct http_request *req, struct kr_error *err)
+{
+    return named_change(req, false, err);
+}
+
+/* A stored blob as a download of any size: the open file goes to the
+ * response (zero copy), never into memory.  Always application/octet-stream
+ * with nosniff: never rendered as a page of our origin, whatever it is. */
+static int send_blob(struct http_request *req, const char *hash, const char *name,
+                     struct kr_error *err)
+{
+    int fd;
+    int64_t size;
+    int rc = blob_open(http_blobs(req), hash, &fd, &size, err);
+    if (rc == KR_ERR_NOT_FOUND)
+        return kr_error_set(err, KR_ERR_INTERNAL, "the stored content of %s is missing", name);
+    if (rc)
+        return rc;
+    rc = http_send_fd(req, name, "application/octet-stream", fd, size);
+    return rc ? kr_error_set(err, rc, "cannot send %s", name) : KR_OK;
 }
 
 static int download(struct http_request *req, struct kr_error *err)
@@ -575,7 +660,7 @@ static int download(struct http_request *req, struct kr_error *err)
     struct efile_version v;
     rc =
         efile_version_download(conn, http_arena(req), &who, param_id(req, "doc"), (int)no, &v, err);
-    return rc ? rc : send_blob(req, v.blob_hash, v.filename, v.media_type, err);
+    return rc ? rc : send_blob(req, v.blob_hash, v.filename, err);
 }
 
 static int search_api(struct http_request *req, struct kr_error *err)
@@ -801,7 +886,7 @@ static int package_download(struct http_request *req, struct kr_error *err)
     if (rc)
         return rc;
     char *name = arena_printf(http_arena(req), "aussonderung-%lld.zip", (long long)id);
-    return send_blob(req, hash, name ? name : "aussonderung.zip", "application/zip", err);
+    return send_blob(req, hash, name ? name : "aussonderung.zip", err);
 }
 
 int efile_http_routes(struct http_server *s, const struct kr_config *cfg, struct kr_error *err)
@@ -823,6 +908,9 @@ int efile_http_routes(struct http_server *s, const struct kr_config *cfg, struct
         {HTTP_POST, "/verwaltung/akten/:id/verschieben", move_page},
         {HTTP_POST, "/verwaltung/akten/:id/freigabe", share_page},
         {HTTP_POST, "/verwaltung/akten/:id/sperre", hold_page},
+        {HTTP_GET, "/verwaltung/akten/:id/berechtigte", named_page},
+        {HTTP_POST, "/verwaltung/akten/:id/berechtigte", named_grant},
+        {HTTP_POST, "/verwaltung/akten/:id/berechtigte/:user/entziehen", named_revoke},
         {HTTP_GET, "/verwaltung/akten/:id/paket", package_download},
         {HTTP_GET, "/verwaltung/dokumente/:doc/version/:no", download},
         {HTTP_GET, "/verwaltung/aktenplan", plan_page},

@@ -15,6 +15,7 @@
 
 #include "accounts/accounts.h"
 #include "catalogue/search.h"
+#include "core/buf.h"
 #include "core/util.h"
 #include "efile/efile_internal.h"
 
@@ -104,25 +105,54 @@ static int collect(struct db_conn *conn, int64_t doc, struct terms *t, struct kr
     return rc < 0 ? rc : KR_OK;
 }
 
+/* Rows per INSERT: a few fixed sizes, so that the statement cache holds
+ * four texts and a document of 40 terms costs two round trips, not 40. */
+static const size_t insert_rows[] = {64, 16, 4, 1};
+
+/* "INSERT ... VALUES ($1, $2, $3), ($4, $5, $6), ..." for rows rows. */
+static void insert_sql(size_t rows, struct buf *b)
+{
+    buf_puts(b, "INSERT INTO efile_term (term, document_id, weight) VALUES ");
+    for (size_t r = 0; r < rows; r++)
+        buf_printf(b, "%s($%zu, $%zu, $%zu)", r ? ", " : "", 3 * r + 1, 3 * r + 2, 3 * r + 3);
+}
+
+static int insert_batch(struct db_conn *conn, int64_t doc, const struct term *list, size_t rows,
+                        struct kr_error *err)
+{
+    struct buf b;
+    buf_init(&b, 4096);
+    insert_sql(rows, &b);
+    if (buf_status(&b)) {
+        buf_release(&b);
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory for indexing");
+    }
+    struct db_stmt *st;
+    int rc = db_prepare(conn, buf_cstr(&b), &st, err);
+    buf_release(&b);
+    if (rc)
+        return rc;
+    for (size_t r = 0; r < rows; r++) {
+        db_bind_text(st, (int)(3 * r + 1), list[r].stem, (size_t)-1);
+        db_bind_int64(st, (int)(3 * r + 2), doc);
+        db_bind_int64(st, (int)(3 * r + 3), list[r].weight);
+    }
+    int s = db_step(st, err);
+    db_finish(st);
+    return s < 0 ? s : KR_OK;
+}
+
 static int store_terms(struct db_conn *conn, int64_t doc, const struct terms *t,
                        struct kr_error *err)
 {
     int rc = db_exec(conn, "DELETE FROM efile_term WHERE document_id = $1", DB_PARAMS(DB_INT(doc)),
                      NULL, err);
-    if (rc || t->n == 0)
-        return rc;
-    struct db_stmt *st;
-    rc = db_prepare(conn, "INSERT INTO efile_term (term, document_id, weight) VALUES ($1, $2, $3)",
-                    &st, err);
-    for (size_t i = 0; rc == KR_OK && i < t->n; i++) {
-        db_bind_text(st, 1, t->list[i].stem, (size_t)-1);
-        db_bind_int64(st, 2, doc);
-        db_bind_int64(st, 3, t->list[i].weight);
-        int s = db_step(st, err);
-        rc = s < 0 ? s : KR_OK;
-    }
-    if (st)
-        db_finish(st);
+    size_t at = 0;
+    for (size_t k = 0; rc == KR_OK && k < KR_ARRAY_LEN(insert_rows); k++)
+        while (rc == KR_OK && t->n - at >= insert_rows[k]) {
+            rc = insert_batch(conn, doc, t->list + at, insert_rows[k], err);
+            at += insert_rows[k];
+        }
     return rc;
 }
 
@@ -187,14 +217,22 @@ static size_t query_terms(const char *query, char terms[QUERY_TERMS][SEARCH_WORD
 
 /*
  * The query is driven by its rarest term: its postings are the
- * candidates, every other term must be present (primary-key probes), and
- * the score is the sum of the weights.  When even the rarest term is
- * common (more than RARE_MAX postings), the candidates are read in index
- * order (weight, newest first) and the scan stops at the page's end, so
- * that a search costs about the same on 10,000 and on 1,000,000 documents;
- * the order is then by the rarest term's weight only.
+ * candidates, every other term must be present, and the score is the sum
+ * of the weights.  Scoring reads every candidate (two probes of its terms
+ * each), so it is only done when the rarest term has at most RARE_MAX
+ * postings; otherwise the candidates are read in index order (weight,
+ * newest first) and the scan stops at the page's end, so that a search
+ * costs about the same on 10,000 and on 1,000,000 documents; the order is
+ * then by the rarest term's weight only.  A query of one term needs
+ * neither probes nor scoring: its index order is the score order, so it
+ * always stops at the page's end (SEARCH_ONE).
+ *
+ * RARE_MAX was 5000: on PostgreSQL a term with 2000-5000 postings took
+ * 100-400 ms (about 50 us a candidate, whatever the plan: custom and
+ * generic plans of the prepared statement are the same nested loop), which
+ * was the p95 of bench/efile (docs/efile.md, Figures).
  */
-#define RARE_MAX 5000
+#define RARE_MAX 1000
 #define OTHERS "($5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 #define SEARCH_HEAD                                                                                \
     "SELECT d.id, d.file_id, d.title, f.reference, f.title, t.weight + (SELECT "                   \
@@ -204,6 +242,11 @@ static size_t query_terms(const char *query, char terms[QUERY_TERMS][SEARCH_WORD
     "FROM efile_term o WHERE o.document_id = t.document_id AND o.term IN " OTHERS ") = $16 AND "
 #define BY_SCORE " ORDER BY score DESC, d.id DESC LIMIT $17 OFFSET $18"
 #define BY_INDEX " ORDER BY t.weight DESC, t.document_id DESC LIMIT $17 OFFSET $18"
+#define SEARCH_ONE                                                                                 \
+    "SELECT d.id, d.file_id, d.title, f.reference, f.title, t.weight FROM efile_term t JOIN "      \
+    "efile_document d ON d.id = t.document_id JOIN efile_file f ON f.id = d.file_id WHERE "        \
+    "t.term = $4 AND "
+#define ONE_ORDER " ORDER BY t.weight DESC, t.document_id DESC LIMIT $5 OFFSET $6"
 
 /* Postings of term, counted up to RARE_MAX + 1. */
 static int postings(struct db_conn *conn, const char *term, int64_t *n, struct kr_error *err)
@@ -240,9 +283,11 @@ static int order_terms(struct db_conn *conn, char terms[][SEARCH_WORD_MAX + 1], 
     return KR_OK;
 }
 
-static const char *const search_sql[2][2] = {
-    {SEARCH_HEAD EFILE_READABLE_SQL BY_INDEX, SEARCH_HEAD EFILE_READABLE_SQL BY_SCORE},
-    {SEARCH_HEAD EFILE_READABLE_ALL_SQL BY_INDEX, SEARCH_HEAD EFILE_READABLE_ALL_SQL BY_SCORE},
+static const char *const search_sql[2][3] = {
+    {SEARCH_HEAD EFILE_READABLE_SQL BY_INDEX, SEARCH_HEAD EFILE_READABLE_SQL BY_SCORE,
+     SEARCH_ONE EFILE_READABLE_SQL ONE_ORDER},
+    {SEARCH_HEAD EFILE_READABLE_ALL_SQL BY_INDEX, SEARCH_HEAD EFILE_READABLE_ALL_SQL BY_SCORE,
+     SEARCH_ONE EFILE_READABLE_ALL_SQL ONE_ORDER},
 };
 
 int efile_search(struct db_conn *conn, struct arena *a, const struct efile_actor *who,
@@ -260,22 +305,30 @@ int efile_search(struct db_conn *conn, struct arena *a, const struct efile_actor
         return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
     if (n == 0)
         return KR_OK;
-    bool rare;
-    int rc = order_terms(conn, terms, n, &rare, err);
+    bool rare = false;
+    int rc = n > 1 ? order_terms(conn, terms, n, &rare, err) : KR_OK;
     if (rc)
         return rc;
     struct db_param p[18];
     p[0] = DB_INT(who->user_id);
     p[1] = DB_INT(who->unit_id);
     p[2] = DB_INT(kr_now());
-    for (size_t i = 0; i < QUERY_TERMS; i++)
-        p[3 + i] = i < n ? DB_TEXT(terms[i]) : DB_NULL;
-    p[15] = DB_INT((int64_t)n - 1);
-    p[16] = DB_INT(limit);
-    p[17] = DB_INT(offset);
+    p[3] = DB_TEXT(terms[0]);
+    size_t np = 6;
+    if (n == 1) {
+        p[4] = DB_INT(limit);
+        p[5] = DB_INT(offset);
+    } else {
+        for (size_t i = 1; i < QUERY_TERMS; i++)
+            p[3 + i] = i < n ? DB_TEXT(terms[i]) : DB_NULL;
+        p[15] = DB_INT((int64_t)n - 1);
+        p[16] = DB_INT(limit);
+        p[17] = DB_INT(offset);
+        np = KR_ARRAY_LEN(p);
+    }
     bool all = (who->roles & ACCOUNT_ROLE_RECORDS_MANAGER) != 0;
     struct db_stmt *st;
-    rc = db_query(conn, search_sql[all][rare], p, KR_ARRAY_LEN(p), &st, err);
+    rc = db_query(conn, search_sql[all][n == 1 ? 2 : rare], p, np, &st, err);
     if (rc)
         return rc;
     while ((rc = db_step(st, err)) == DB_ROW && *count < limit) {

@@ -275,6 +275,15 @@ int http_metrics_source(http_metrics_fn fn) KR_MUST_CHECK;
 int http_send_attachment(struct http_request *req, const char *filename, const char *content_type,
                          const void *data, size_t len) KR_MUST_CHECK;
 
+/* The same for a large file: send the open descriptor fd of size bytes
+ * (from offset 0) with libmicrohttpd's zero-copy file response (sendfile),
+ * never reading it into memory.  Same headers as http_send_attachment.
+ * The descriptor passes to the response in every case, also on error: the
+ * caller never closes it.  Use it for stored blobs (blob_open gives fd and
+ * size); the file must not change while it is sent. */
+int http_send_fd(struct http_request *req, const char *filename, const char *content_type, int fd,
+                 int64_t size) KR_MUST_CHECK;
+
 /* Body copied, with the given content type. */
 int http_send(struct http_request *req, unsigned status, const char *content_type, const void *data,
               size_t len) KR_MUST_CHECK;

@@ -48,6 +48,13 @@ struct http_server {
     bool hk_stop;
 };
 
+/* A file body (http_send_fd): fd -1 once handed to libmicrohttpd, which
+ * then closes it; otherwise an arena cleanup does. */
+struct http_out_file {
+    int fd;
+    int64_t size;
+};
+
 struct http_header {
     struct http_header *next;
     const char *name;
@@ -100,7 +107,8 @@ struct http_request {
     const char *content_type;
     char *out_body;
     size_t out_len;
-    bool out_static; /* out_body is not ours to free */
+    bool out_static;                /* out_body is not ours to free */
+    struct http_out_file *out_file; /* NULL unless http_send_fd was used */
     struct http_header *headers;
     struct http_header *cookies;
     size_t bytes_sent;

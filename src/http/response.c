@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -99,6 +100,10 @@ static int set_body(struct http_request *req, unsigned status, const char *conte
 {
     if (req->out_body && !req->out_static)
         free(req->out_body);
+    if (req->out_file && req->out_file->fd >= 0) { /* an earlier http_send_fd */
+        close(req->out_file->fd);
+        req->out_file->fd = -1;
+    }
     req->status = status;
     req->content_type = content_type;
     req->out_body = body;
@@ -150,6 +155,10 @@ void http_reset_response(struct http_request *req)
     req->out_body = NULL;
     req->out_len = 0;
     req->out_static = false;
+    if (req->out_file && req->out_file->fd >= 0) {
+        close(req->out_file->fd);
+        req->out_file->fd = -1;
+    }
     req->responded = false;
     req->status = 0;
     req->headers = NULL;
@@ -377,7 +386,14 @@ enum MHD_Result http_queue(struct http_request *req)
         req->out_body = NULL;
         req->out_len = 0;
     }
-    if (req->out_static || !req->out_body)
+    if (req->out_file && req->out_file->fd >= 0) {
+        /* Zero copy (sendfile where possible).  The made response owns
+         * and closes the descriptor; when it cannot be made, we still do. */
+        r = MHD_create_response_from_fd64((uint64_t)req->out_file->size, req->out_file->fd);
+        if (!r)
+            return MHD_NO; /* the arena cleanup closes the descriptor */
+        req->out_file->fd = -1;
+    } else if (req->out_static || !req->out_body)
         r = MHD_create_response_from_buffer(req->out_len, req->out_body ? req->out_body : empty,
                                             MHD_RESPMEM_PERSISTENT);
     else
@@ -395,8 +411,10 @@ enum MHD_Result http_queue(struct http_request *req)
     return ok;
 }
 
-int http_send_attachment(struct http_request *req, const char *filename, const char *content_type,
-                         const void *data, size_t len)
+/* Content-Disposition attachment with the RFC 6266 / 5987 name, private,
+ * not cached (nosniff and the other security headers come with every
+ * response). */
+static int attachment_headers(struct http_request *req, const char *filename)
 {
     char *enc = text_percent_encode(req->arena, filename && *filename ? filename : "download");
     char *disposition =
@@ -405,5 +423,52 @@ int http_send_attachment(struct http_request *req, const char *filename, const c
         return KR_ERR_NOMEM;
     http_set_header(req, "Content-Disposition", disposition);
     http_set_header(req, "Cache-Control", "private, no-store");
+    return KR_OK;
+}
+
+int http_send_attachment(struct http_request *req, const char *filename, const char *content_type,
+                         const void *data, size_t len)
+{
+    int rc = attachment_headers(req, filename);
+    if (rc)
+        return rc;
     return http_send(req, 200, content_type ? content_type : "application/octet-stream", data, len);
+}
+
+/* Closes a descriptor that never reached libmicrohttpd (arena cleanup). */
+static void close_out_file(void *p)
+{
+    struct http_out_file *f = p;
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+}
+
+int http_send_fd(struct http_request *req, const char *filename, const char *content_type, int fd,
+                 int64_t size)
+{
+    if (fd < 0)
+        return KR_ERR_INVALID;
+    struct http_out_file *f = req->out_file;
+    if (!f) {
+        f = arena_alloc(req->arena, sizeof(*f));
+        if (!f || arena_defer(req->arena, close_out_file, f)) {
+            close(fd);
+            return KR_ERR_NOMEM;
+        }
+        f->fd = -1;
+        req->out_file = f;
+    }
+    int rc = size < 0 ? KR_ERR_INVALID : attachment_headers(req, filename);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    /* set_body closes the descriptor of an earlier call. */
+    rc = set_body(req, 200, content_type ? content_type : "application/octet-stream", NULL, 0,
+                  false);
+    f->fd = fd;
+    f->size = size;
+    req->out_len = (size_t)size; /* for the access log */
+    return rc;
 }

@@ -4,7 +4,9 @@
 // (not the year before); with the disposal clock moved on (a second server
 // with KREISEL_EFILE_TODAY on the same database), one records manager
 // requests the handover to the archive, a second one confirms it, and the
-// downloaded package's checksums verify.  axe-core on every page.
+// downloaded package's checksums verify.  A restricted file: the clerk names
+// a clerk of another unit on the page of named people (who then sees the
+// file) and takes the name off again (404 again).  axe-core on every page.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,6 +76,8 @@ export default async function (t) {
   addUser(clerkLogin, '36.1', 'clerk');
   addUser(rm1, '10', 'records_manager');
   addUser(rm2, '10', 'records_manager');
+  const otherLogin = `w.efile${suffix}`;
+  addUser(otherLogin, '50.1', 'clerk');
 
   // The clerk: file list, new file under 81.30.
   const clerk = await newContext('de');
@@ -116,6 +120,40 @@ export default async function (t) {
   const disposal = (await page.locator('#disposal-date').textContent()).trim();
   const dueYear = Number(disposal.slice(-4));
   await check(page, 'efile-file-closed');
+
+  // A restricted file and its named people.
+  await page.goto(base + '/verwaltung/akten');
+  await page.selectOption('#plan_item', option);
+  await page.fill('#title', 'Personalakte Browser');
+  await page.check('#restricted');
+  await Promise.all([page.waitForNavigation(), page.click('form[method="post"][action="/verwaltung/akten"] button')]);
+  const secretUrl = page.url();
+  await Promise.all([page.waitForNavigation(), page.click('#named-link')]);
+  await check(page, 'efile-named');
+  const namedUrl = page.url();
+  // One letter is refused (the field says minlength, the server checks too).
+  const refused = await page.goto(namedUrl + '?person=x');
+  if (refused.status() !== 422) fail(`efile: a one-letter lookup gives ${refused.status()}`);
+  if (!(await page.locator('.error-summary').count())) fail('efile: a one-letter lookup is not refused');
+  await check(page, 'efile-named-error');
+  await page.fill('#person', otherLogin);
+  await Promise.all([page.waitForNavigation(), page.click('form[role="search"] button')]);
+  await check(page, 'efile-named-found');
+  await Promise.all([page.waitForNavigation(),
+    page.locator('li', { hasText: otherLogin }).locator('button').click()]);
+  if (!(await page.locator('li', { hasText: otherLogin }).locator('button', { hasText: 'entziehen' }).count())) {
+    fail('efile: the named person is not listed');
+  }
+  await check(page, 'efile-named-granted');
+  const other = await newContext('de');
+  const otherPage = await login(other, base, otherLogin);
+  let seen = await otherPage.goto(secretUrl);
+  if (seen.status() !== 200) fail(`efile: the named person gets ${seen.status()} on the file`);
+  await Promise.all([page.waitForNavigation(),
+    page.locator('li', { hasText: otherLogin }).locator('button').click()]);
+  seen = await otherPage.goto(secretUrl);
+  if (seen.status() !== 404) fail(`efile: after revoking the person gets ${seen.status()}`);
+  await other.close();
   await clerk.close();
 
   // The records manager: on the list of its year, not of the year before.

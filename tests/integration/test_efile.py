@@ -68,6 +68,8 @@ class EfileTest(unittest.TestCase):
         add_user(cls.db, "w.wohngeld", "50.1", "clerk")
         add_user(cls.db, "r.registratur", "10", "records_manager")
         add_user(cls.db, "s.archiv", "10", "records_manager")
+        add_user(cls.db, "p.personal", "36.1", "clerk")
+        add_user(cls.db, "n.nachbar", "36.1", "clerk")
         cls.server = Server(cls.db)
 
     @classmethod
@@ -195,6 +197,125 @@ class EfileTest(unittest.TestCase):
             self.assertIn(f"<xdomea:Kennzeichen>{ref}</xdomea:Kennzeichen>", xml)
         finally:
             later.stop()
+
+    def test_large_download_streams_with_same_hash_and_headers(self):
+        """A scan above the old 24 MiB cap goes up and comes back unchanged,
+        sent from the file (zero copy) with the attachment headers."""
+        clerk = self.client("k.akte")
+        file_id = self.create_file(clerk, "81.30", "Grosse Scans")
+        size = 31 * 1024 * 1024 + 123
+        block = hashlib.sha256(b"scan").digest() * 4096  # 128 KiB, not compressible away
+        data = (block * (size // len(block) + 1))[:size]
+        name = "Scan groß äö;1.bin"
+        r = self.upload(clerk, file_id, [("files", name, data, "application/octet-stream")],
+                        {"new_transaction": "Scans"})
+        self.assertEqual(r.status, 303, r.text[:500])
+        view = json.loads(clerk.get(f"/api/v1/akten/{file_id}").text)
+        doc = view["transactions"][0]["documents"][0]
+        self.assertEqual(doc["versions"][0]["size"], size)
+        for path in (f"/verwaltung/dokumente/{doc['id']}/version/1",
+                     f"/api/v1/dokumente/{doc['id']}/version/0"):
+            r = clerk.get(path)
+            self.assertEqual(r.status, 200, path)
+            self.assertEqual(len(r.body), size)
+            self.assertEqual(hashlib.sha256(r.body).hexdigest(), hashlib.sha256(data).hexdigest())
+            self.assertEqual(r.headers["content-length"], str(size))
+            self.assertEqual(r.headers["content-type"], "application/octet-stream")
+            self.assertEqual(r.headers["content-disposition"],
+                             "attachment; filename*=UTF-8''Scan%20gro%C3%9F%20%C3%A4%C3%B6%3B1.bin")
+            self.assertEqual(r.headers["x-content-type-options"], "nosniff")
+            self.assertEqual(r.headers["cache-control"], "private, no-store")
+            self.assertIn("default-src 'self'", r.headers["content-security-policy"])
+            self.assertEqual(r.headers["x-frame-options"], "DENY")
+        # HEAD: the headers with the length, no body.
+        r = self.server.request("HEAD", f"/verwaltung/dokumente/{doc['id']}/version/1",
+                                cookies=clerk.cookies)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["content-length"], str(size))
+        self.assertEqual(r.body, b"")
+        # Still no access for another unit, and a missing version is a 404 page.
+        other = self.client("w.wohngeld")
+        self.assertEqual(other.get(f"/verwaltung/dokumente/{doc['id']}/version/1").status, 404)
+        r = clerk.get(f"/verwaltung/dokumente/{doc['id']}/version/7")
+        self.assertEqual(r.status, 404)
+        self.assertIn("text/html", r.headers["content-type"])
+
+    def named_people(self, c, file_id):
+        page = c.get(f"/verwaltung/akten/{file_id}/berechtigte").text
+        return page
+
+    def test_restricted_file_named_people(self):
+        owner = self.client("p.personal")
+        owner.get("/verwaltung/akten")
+        r = owner.post("/verwaltung/akten", {"plan_item": self.plan_id(owner, "81.30"),
+                                             "title": "Personalakte Muster", "restricted": "1"})
+        self.assertEqual(r.status, 303, r.text[:500])
+        file_id = int(r.headers["location"].rsplit("/", 1)[1])
+        page = owner.get(f"/verwaltung/akten/{file_id}").text
+        self.assertIn(f'href="/verwaltung/akten/{file_id}/berechtigte"', page)
+        # Neither the rest of the unit nor another unit nor records managers.
+        colleague = self.client("n.nachbar")
+        other = self.client("w.wohngeld")
+        rm = self.client("r.registratur")
+        for c in (colleague, other, rm):
+            self.assertEqual(c.get(f"/verwaltung/akten/{file_id}").status, 404)
+            self.assertEqual(c.get(f"/verwaltung/akten/{file_id}/berechtigte").status, 404)
+            self.assertEqual(c.get(f"/api/v1/akten/{file_id}").status, 404)
+        # The page: nobody named yet; look the person up by part of the login.
+        page = self.named_people(owner, file_id)
+        self.assertIn("Berechtigte Personen", page)
+        r = owner.get(f"/verwaltung/akten/{file_id}/berechtigte?person=wohn")
+        self.assertEqual(r.status, 200)
+        m = re.search(r'name="user" value="(\d+)"', r.text)
+        self.assertIsNotNone(m, r.text[:2000])
+        self.assertEqual(len(re.findall(r'name="user" value=', r.text)), 1)
+        self.assertIn("w.wohngeld", r.text)
+        user = m.group(1)
+        # Bad input: a too short lookup, no person, a citizen-free unknown id,
+        # no CSRF token; all as HTML, nothing stored.
+        r = owner.get(f"/verwaltung/akten/{file_id}/berechtigte?person=w")
+        self.assertEqual(r.status, 422)
+        self.assertIn("error-summary", r.text)
+        r = owner.post(f"/verwaltung/akten/{file_id}/berechtigte", {"user": "abc"})
+        self.assertEqual(r.status, 422)
+        self.assertIn("text/html", r.headers["content-type"])
+        r = owner.post(f"/verwaltung/akten/{file_id}/berechtigte", {"user": "999999"})
+        self.assertEqual(r.status, 422)
+        self.assertIn("person", r.text)
+        r = owner.post(f"/verwaltung/akten/{file_id}/berechtigte", {"user": user}, csrf=False)
+        self.assertEqual(r.status, 403)
+        self.assertEqual(other.get(f"/verwaltung/akten/{file_id}").status, 404)
+        # Someone without access cannot name themselves.
+        other.get("/verwaltung/akten")
+        r = other.post(f"/verwaltung/akten/{file_id}/berechtigte", {"user": user})
+        self.assertEqual(r.status, 404)
+        # Granted: the person sees the file (read only: another unit).
+        r = owner.post(f"/verwaltung/akten/{file_id}/berechtigte", {"user": user})
+        self.assertEqual(r.status, 303, r.text[:500])
+        page = self.named_people(owner, file_id)
+        self.assertIn("w.wohngeld", page)
+        self.assertIn(f"/berechtigte/{user}/entziehen", page)
+        self.assertEqual(other.get(f"/verwaltung/akten/{file_id}").status, 200)
+        data = json.loads(other.get(f"/api/v1/akten/{file_id}").text)
+        self.assertFalse(data["writable"])
+        page = other.get(f"/verwaltung/akten/{file_id}/berechtigte").text
+        self.assertIn("w.wohngeld", page)
+        self.assertNotIn("/entziehen", page)  # reading only: no forms
+        r = other.post(f"/verwaltung/akten/{file_id}/berechtigte/{user}/entziehen", {})
+        self.assertEqual(r.status, 403)
+        self.assertEqual(colleague.get(f"/verwaltung/akten/{file_id}").status, 404)
+        # Revoked: gone again; revoking twice is a 404.
+        owner.get(f"/verwaltung/akten/{file_id}/berechtigte")
+        r = owner.post(f"/verwaltung/akten/{file_id}/berechtigte/{user}/entziehen", {})
+        self.assertEqual(r.status, 303, r.text[:500])
+        self.assertEqual(other.get(f"/verwaltung/akten/{file_id}").status, 404)
+        r = owner.post(f"/verwaltung/akten/{file_id}/berechtigte/{user}/entziehen", {})
+        self.assertEqual(r.status, 404)
+        # Both changes are in the file's history.
+        actions = [h["action"] for h in json.loads(owner.get(f"/api/v1/akten/{file_id}").text)
+                   ["history"]]
+        self.assertIn("efile.file.grant", actions)
+        self.assertIn("efile.file.revoke", actions)
 
     def test_plan_import_errors_and_export(self):
         rm = self.client("r.registratur")

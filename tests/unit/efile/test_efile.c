@@ -423,12 +423,83 @@ static void test_archive_package(void **state)
     fixture_close(&f);
 }
 
+/* Restricted files: naming and un-naming people, the list, the staff
+ * lookup, and who may do it. */
+static void test_named_people(void **state)
+{
+    struct fixture f;
+    struct kr_error err;
+    fixture_open(state, &f, true);
+    struct efile_file_new in = {
+        .plan_item_id = fixture_plan(&f, "81.10"), .title = "Personalakte", .restricted = true};
+    int64_t id;
+    assert_int_equal(efile_file_create(f.conn, f.a, &f.clerk, &in, T0, &id, NULL, &err), KR_OK);
+    enum efile_access acc;
+    assert_int_equal(efile_file_access(f.conn, &f.other, id, &acc, &err), KR_OK);
+    assert_int_equal(acc, EFILE_NONE);
+    /* Only with write access: another unit's clerk sees nothing (404). */
+    assert_int_equal(efile_file_grant(f.conn, &f.other, id, f.other.user_id, &err),
+                     KR_ERR_NOT_FOUND);
+    assert_int_equal(efile_file_grant(f.conn, &f.clerk, id, f.other.user_id, &err), KR_OK);
+    assert_int_equal(efile_file_grant(f.conn, &f.clerk, id, f.other.user_id, &err), KR_OK);
+    assert_int_equal(efile_file_access(f.conn, &f.other, id, &acc, &err), KR_OK);
+    assert_int_equal(acc, EFILE_READ);
+    assert_int_equal(efile_file_grant(f.conn, &f.clerk, id, f.clerk2.user_id, &err), KR_OK);
+    assert_int_equal(efile_file_access(f.conn, &f.clerk2, id, &acc, &err), KR_OK);
+    assert_int_equal(acc, EFILE_WRITE);
+    /* Unknown people and non-staff accounts are refused, nothing stored. */
+    assert_int_equal(efile_file_grant(f.conn, &f.clerk, id, 999999, &err), KR_ERR_INVALID);
+    struct account_new_user citizen = {.kind = "citizen",
+                                       .login = "buerger@example.org",
+                                       .email = "buerger@example.org",
+                                       .display_name = "Bürger",
+                                       .password = "Buerger-Kennwort-2026"};
+    int64_t cid;
+    assert_int_equal(accounts_user_add(f.conn, "test", &citizen, &cid, &err), KR_OK);
+    assert_int_equal(efile_file_grant(f.conn, &f.clerk, id, cid, &err), KR_ERR_INVALID);
+    struct efile_person *people;
+    size_t n;
+    assert_int_equal(efile_file_named(f.conn, f.a, &f.other, id, &people, &n, &err), KR_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(people[0].login, "l.clerk");
+    assert_string_equal(people[1].login, "w.clerk");
+    assert_string_equal(people[1].unit_code, "50.1");
+    assert_int_equal(efile_file_named(f.conn, f.a, &f.records, id, &people, &n, &err),
+                     KR_ERR_NOT_FOUND);
+    /* Revoking: read-only people may not, twice is NOT_FOUND, access ends. */
+    assert_int_equal(efile_file_revoke(f.conn, &f.other, id, f.clerk2.user_id, &err),
+                     KR_ERR_FORBIDDEN);
+    assert_int_equal(efile_file_revoke(f.conn, &f.clerk2, id, f.other.user_id, &err), KR_OK);
+    assert_int_equal(efile_file_revoke(f.conn, &f.clerk, id, f.other.user_id, &err),
+                     KR_ERR_NOT_FOUND);
+    assert_int_equal(efile_file_access(f.conn, &f.other, id, &acc, &err), KR_OK);
+    assert_int_equal(acc, EFILE_NONE);
+    assert_true(fixture_count(&f, "SELECT COUNT(*) FROM audit_entry WHERE action = "
+                                  "'efile.file.grant'") == 3);
+    assert_true(fixture_count(&f, "SELECT COUNT(*) FROM audit_entry WHERE action = "
+                                  "'efile.file.revoke'") == 1);
+    /* The staff lookup: by part of the login, case-insensitive, exact login
+     * first; citizens never; LIKE wildcards are taken literally. */
+    assert_int_equal(efile_staff_find(f.conn, f.a, "CLERK", &people, &n, &err), KR_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(efile_staff_find(f.conn, f.a, "w.clerk", &people, &n, &err), KR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(people[0].user_id, f.other.user_id);
+    assert_int_equal(efile_staff_find(f.conn, f.a, "buerger", &people, &n, &err), KR_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(efile_staff_find(f.conn, f.a, "%%", &people, &n, &err), KR_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(efile_staff_find(f.conn, f.a, "k", &people, &n, &err), KR_ERR_INVALID);
+    assert_int_equal(efile_staff_find(f.conn, f.a, NULL, &people, &n, &err), KR_ERR_INVALID);
+    fixture_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TESTDB_BOTH(test_references_and_access), TESTDB_BOTH(test_documents_versions_locking),
         TESTDB_BOTH(test_search_pdf_text),       TESTDB_BOTH(test_disposal_four_eyes),
-        TESTDB_BOTH(test_archive_package),
+        TESTDB_BOTH(test_archive_package),       TESTDB_BOTH(test_named_people),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
