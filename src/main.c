@@ -44,6 +44,7 @@
 #include "mail/mail.h"
 #include "mailbox/mailbox.h"
 #include "mailbox/mailbox_http.h"
+#include "webhook/webhook.h"
 #include "workflow/workflow.h"
 #include "notice/notice.h"
 #include "workflow/workflow_http.h"
@@ -268,6 +269,13 @@ static int register_modules(struct context *ctx, struct http_server *server, str
         rc = intake_register(cfg, err);
     if (rc == KR_OK) /* the notices' placeholders name fields of the forms */
         rc = intake_check(err);
+    static bool webhook_metrics; /* once per process */
+    if (rc == KR_OK && !webhook_metrics) {
+        rc = http_metrics_source(webhook_metrics_prometheus);
+        if (rc)
+            kr_error_set(err, rc, "too many /metrics sources");
+        webhook_metrics = rc == KR_OK;
+    }
     return rc;
 }
 
@@ -282,7 +290,13 @@ static int load_workflows(struct context *ctx, struct kr_error *err)
     int rc = open_blobs(ctx, err);
     if (rc == KR_OK)
         rc = intake_actions_register(&ctx->cfg, ctx->blobs, err);
-    return rc == KR_OK ? workflow_load_dir(dir, err) : rc;
+    if (rc == KR_OK)
+        rc = workflow_load_dir(dir, err);
+    const char *hooked = rc == KR_OK ? workflow_first_webhook() : NULL;
+    if (hooked && !webhook_secret_of(&ctx->cfg)[0])
+        rc = kr_error_set(err, KR_ERR_CONFIG,
+                          "%s: the action \"webhook\" needs webhook_secret to be set", hooked);
+    return rc;
 }
 
 static void unload_workflows(void)
@@ -309,6 +323,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     struct appointments_worker *appointments = NULL;
     struct workflow_scheduler *deadlines = NULL;
     struct efile_extractor *extractor = NULL;
+    struct webhook_sender *webhooks = NULL;
     int rc = open_blobs(ctx, err);
     if (rc == KR_OK)
         rc = load_workflows(ctx, err);
@@ -327,11 +342,14 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     if (rc == KR_OK)
         rc = efile_extractor_start(ctx->db, ctx->blobs, 10, &extractor, err);
     if (rc == KR_OK)
+        rc = webhook_sender_start(&ctx->cfg, ctx->db, 2, &webhooks, err);
+    if (rc == KR_OK)
         rc = http_server_start(server, err);
     if (rc) {
         appointments_worker_stop(appointments);
         workflow_scheduler_stop(deadlines);
         efile_extractor_stop(extractor);
+        webhook_sender_stop(webhooks);
         mail_sender_stop(mail);
         http_server_free(server);
         release_modules();
@@ -353,6 +371,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     appointments_worker_stop(appointments);
     workflow_scheduler_stop(deadlines);
     mail_sender_stop(mail); /* after the requests that may queue mail */
+    webhook_sender_stop(webhooks); /* likewise for webhooks */
     efile_extractor_stop(extractor);
     http_server_free(server);
     release_modules();

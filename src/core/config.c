@@ -407,8 +407,18 @@ static const struct key_def keys[] = {
      366 * 86400,
      0},
     TEXT_KEY(forms_webhook_secret, "",
-             "Key for the HMAC-SHA256 signature of form webhooks (X-Kreisel-Signature); "
-             "forms routed to a webhook need it."),
+             "Older name of webhook_secret, read when webhook_secret is empty."),
+    TEXT_KEY(webhook_secret, "",
+             "Key for the HMAC-SHA256 signature of outgoing webhooks (X-Kreisel-Signature); "
+             "forms routed to a webhook and workflows with the action webhook need it."),
+    {{"webhook_purge_after", "30d",
+      "How long the body of a sent or failed webhook delivery is kept; then it is emptied."},
+     K_DURATION,
+     OFF(webhook_purge_after),
+     0,
+     3600,
+     3660 * 86400,
+     0},
     TEXT_KEY(forms_clamd_socket, "",
              "Unix socket of clamd (ClamAV) to scan form uploads with INSTREAM; empty: no "
              "virus scan."),

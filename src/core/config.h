@@ -108,6 +108,8 @@ struct kr_config {
     char forms_dir[KR_CONFIG_PATH_MAX]; /* "": share_dir/forms */
     unsigned forms_draft_ttl;           /* seconds */
     char forms_webhook_secret[256];
+    char webhook_secret[256];           /* HMAC key of all webhooks (webhook.h) */
+    unsigned webhook_purge_after;       /* seconds */
     char forms_clamd_socket[KR_CONFIG_PATH_MAX];
 };
 

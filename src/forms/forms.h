@@ -335,14 +335,4 @@ int forms_submission_list(struct db_conn *conn, const char *form_id, unsigned li
                           struct arena *a, struct forms_submission **out, size_t *count,
                           struct kr_error *err) KR_MUST_CHECK;
 
-/* Webhook outbox: send due deliveries (POST JSON, header
- * X-Kreisel-Signature: sha256=HMAC-SHA256(secret, body) in hex), retry
- * with exponential backoff up to max_attempts.  *sent gets successes. */
-int forms_webhook_send_due(struct db_conn *conn, const char *secret, unsigned max, unsigned *sent,
-                           struct kr_error *err) KR_MUST_CHECK;
-
-/* HMAC-SHA256 of body with secret as 64 hex digits (for receivers and
- * tests). */
-void forms_webhook_signature(const char *secret, const char *body, size_t len, char out[65]);
-
 #endif

@@ -22,11 +22,11 @@
 #include "http/http.h"
 #include "mail/mail.h"
 #include "pdf/pdf.h"
+#include "webhook/webhook.h"
 
 static struct {
     struct forms_set *set;
     int64_t ttl;
-    char secret[256];
     char clamd[KR_CONFIG_PATH_MAX];
     struct db *db;
     pthread_t worker;
@@ -1094,7 +1094,7 @@ static int export_csv_page(struct http_request *req, struct kr_error *err)
     return export(req, "csv", err);
 }
 
-/* ---- Worker: webhook deliveries and expired drafts ------------------------------------- */
+/* ---- Worker: expired drafts ------------------------------------- */
 
 static void *worker(void *arg)
 {
@@ -1105,10 +1105,7 @@ static void *worker(void *arg)
         struct db_conn *conn;
         struct kr_error err;
         if (db_acquire(g.db, &conn, &err) == KR_OK) {
-            unsigned sent = 0;
             int64_t purged = 0;
-            if (g.secret[0] && forms_webhook_send_due(conn, g.secret, 32, &sent, &err))
-                kr_log(KR_LOG_WARN, "forms_webhook", "%s", err.message);
             if (forms_draft_purge(conn, kr_now(), &purged, &err))
                 kr_log(KR_LOG_WARN, "forms_purge", "%s", err.message);
             else if (purged)
@@ -1141,14 +1138,12 @@ int forms_http_routes(struct http_server *server, const struct kr_config *cfg, s
     if (rc)
         return rc;
     for (size_t i = 0; i < forms_count(g.set); i++)
-        if (forms_at(g.set, i)->routing == FORMS_ROUTE_WEBHOOK && !cfg->forms_webhook_secret[0])
+        if (forms_at(g.set, i)->routing == FORMS_ROUTE_WEBHOOK && !webhook_secret_of(cfg)[0])
             return kr_error_set(err, KR_ERR_CONFIG,
-                                "%s: routed to a webhook, but "
-                                "forms_webhook_secret is not set",
+                                "%s: routed to a webhook, but webhook_secret is not set",
                                 forms_at(g.set, i)->path);
     g.ttl = cfg->forms_draft_ttl;
     g.db = db;
-    snprintf(g.secret, sizeof(g.secret), "%s", cfg->forms_webhook_secret);
     snprintf(g.clamd, sizeof(g.clamd), "%s", cfg->forms_clamd_socket);
     static const struct {
         unsigned m;

@@ -4,7 +4,7 @@
  *
  * forms_http_routes loads the definitions from share_dir/forms (a broken
  * definition stops the start with file, line and message), registers the
- * routes and starts the worker thread that delivers webhooks and deletes
+ * routes and starts the worker thread that deletes
  * expired drafts.  main calls forms_http_shutdown() after the server
  * stopped; it stops the worker and frees the definitions.
  */

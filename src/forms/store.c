@@ -1,12 +1,9 @@
 /*
- * store.c - drafts, submissions, routing and the webhook outbox in the
- * database (tables forms_*, migrations/0009_forms.sql).
+ * store.c - drafts, submissions and routing in the database (tables
+ * forms_*, migrations/0009_forms.sql; webhooks go to src/webhook).
  */
 #include <stdio.h>
 #include <string.h>
-
-#include <curl/curl.h>
-#include <sodium.h>
 
 #include "audit/audit.h"
 #include "core/buf.h"
@@ -14,6 +11,7 @@
 #include "core/util.h"
 #include "forms/forms.h"
 #include "mail/mail.h"
+#include "webhook/webhook.h"
 
 #define MAX_HOOKS 8
 static forms_submit_fn hooks[MAX_HOOKS];
@@ -310,12 +308,9 @@ static int route(struct db_conn *conn, const struct forms_def *def,
         json_decref(answers);
         if (!text)
             return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
-        int rc = db_exec(conn,
-                         "INSERT INTO forms_webhook (submission_id, url, body, next_at, "
-                         "created_at) VALUES ($1, $2, $3, $4, $4)",
-                         DB_PARAMS(DB_INT(s->id), DB_TEXT(def->route_target), DB_TEXT(text),
-                                   DB_INT(s->created_at)),
-                         NULL, err);
+        struct webhook_delivery d = {"forms", s->number, "form.submitted", def->route_target,
+                                     text};
+        int rc = webhook_enqueue(conn, &d, NULL, err);
         free(text);
         return rc;
     }
@@ -490,109 +485,3 @@ int forms_submit(struct db_conn *conn, const struct forms_def *def, const struct
     return rc;
 }
 
-/* ---- Webhooks ---------------------------------------------------------------------- */
-
-void forms_webhook_signature(const char *secret, const char *body, size_t len, char out[65])
-{
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, strlen(secret));
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, len);
-    crypto_auth_hmacsha256_final(&st, mac);
-    kr_hex_encode(mac, sizeof(mac), out);
-}
-
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-    (void)p;
-    (void)ud;
-    return size * n;
-}
-
-/* POST body to url; KR_OK for a 2xx answer, else *why says what failed. */
-static int post(const char *url, const char *body, const char *secret, char *why, size_t size)
-{
-    char sig[65], header[100];
-    forms_webhook_signature(secret, body, strlen(body), sig);
-    snprintf(header, sizeof(header), "X-Kreisel-Signature: sha256=%s", sig);
-    CURL *c = curl_easy_init();
-    if (!c) {
-        snprintf(why, size, "curl init failed");
-        return KR_ERR_NOMEM;
-    }
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, header);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (cc != CURLE_OK) {
-        snprintf(why, size, "%s", curl_easy_strerror(cc));
-        return KR_ERR_IO;
-    }
-    if (status < 200 || status > 299) {
-        snprintf(why, size, "HTTP status %ld", status);
-        return KR_ERR_IO;
-    }
-    return KR_OK;
-}
-
-#define WEBHOOK_MAX_ATTEMPTS 10
-
-int forms_webhook_send_due(struct db_conn *conn, const char *secret, unsigned max, unsigned *sent,
-                           struct kr_error *err)
-{
-    struct db_stmt *st;
-    int64_t ids[32], attempts[32];
-    char *urls[32] = {0}, *bodies[32] = {0};
-    size_t n = 0;
-    *sent = 0;
-    if (max > 32)
-        max = 32;
-    int rc = db_query(conn,
-                      "SELECT id, url, body, attempts FROM forms_webhook WHERE state = 'queued' "
-                      "AND next_at <= $1 ORDER BY next_at, id LIMIT $2",
-                      DB_PARAMS(DB_INT(kr_now()), DB_INT(max)), &st, err);
-    while (rc == KR_OK && (rc = db_step(st, err)) == DB_ROW) {
-        ids[n] = db_column_int64(st, 0);
-        urls[n] = strdup(db_column_text(st, 1));
-        bodies[n] = strdup(db_column_text(st, 2));
-        attempts[n++] = db_column_int64(st, 3);
-        rc = KR_OK;
-    }
-    db_finish(st);
-    rc = rc == DB_DONE ? KR_OK : rc;
-    for (size_t i = 0; i < n && rc == KR_OK; i++) {
-        char why[256] = "";
-        int64_t now = kr_now();
-        bool ok = urls[i] && bodies[i] && post(urls[i], bodies[i], secret, why, sizeof(why)) == 0;
-        int64_t next = now + ((int64_t)30 << (attempts[i] < 12 ? attempts[i] : 12));
-        const char *state = ok                                        ? "sent"
-                            : attempts[i] + 1 >= WEBHOOK_MAX_ATTEMPTS ? "failed"
-                                                                      : "queued";
-        rc = db_exec(conn,
-                     "UPDATE forms_webhook SET state = $2, attempts = attempts + 1, next_at = $3, "
-                     "last_error = $4, sent_at = $5 WHERE id = $1",
-                     DB_PARAMS(DB_INT(ids[i]), DB_TEXT(state), DB_INT(next),
-                               ok ? DB_NULL : DB_TEXT(why), ok ? DB_INT(now) : DB_NULL),
-                     NULL, err);
-        if (ok)
-            (*sent)++;
-        else
-            kr_log(KR_LOG_WARN, "forms_webhook_failed", "delivery %lld: %s", (long long)ids[i],
-                   why);
-    }
-    for (size_t i = 0; i < n; i++) {
-        free(urls[i]);
-        free(bodies[i]);
-    }
-    return rc;
-}

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "payments/payments.h"
+#include "webhook/webhook.h"
 #include "workflow/workflow_internal.h"
 
 /* ---- Locating names in the text ------------------------------------------------ */
@@ -197,6 +198,11 @@ static int parse_state(struct parser *p, const json_t *o, struct workflow_state 
         rc = get_str(p, o, "on_paid", at, false, &st->on_paid);
     if (rc == KR_OK)
         rc = get_str(p, o, "notice", at, false, &st->notice);
+    if (rc == KR_OK)
+        rc = get_str(p, o, "webhook", at, false, &st->webhook);
+    struct kr_error uerr;
+    if (rc == KR_OK && st->webhook && webhook_url_check(st->webhook, &uerr) != KR_OK)
+        rc = fail_at(&p->s, at, "webhook", p->err, "state \"%s\": %s", name, uerr.message);
     if (rc == KR_OK)
         rc = parse_payment(p, o, at, st);
     if (rc == KR_OK && st->notice && !name_ok(st->notice))
@@ -413,6 +419,14 @@ static int check_state_refs(struct parser *p)
             rc = fail_at(&p->s, offset_of(&p->s, st->name, 0), st->name, p->err,
                          "state \"%s\": the action \"request_payment\" and the key "
                          "\"payment\" go together",
+                         st->name);
+        bool hook_action = false;
+        for (size_t k = 0; k < st->action_count; k++)
+            hook_action |= strcmp(st->actions[k], "webhook") == 0;
+        if (rc == KR_OK && hook_action != (st->webhook != NULL))
+            rc = fail_at(&p->s, offset_of(&p->s, st->name, 0), st->name, p->err,
+                         "state \"%s\": the action \"webhook\" and the key \"webhook\" (the "
+                         "URL) go together",
                          st->name);
         if (rc == KR_OK && notice_action != (st->notice != NULL))
             rc = fail_at(&p->s, offset_of(&p->s, st->name, 0), st->name, p->err,
@@ -675,6 +689,15 @@ const struct workflow_def *const *workflow_list(size_t *count)
 {
     *count = registry.count;
     return registry.defs;
+}
+
+const char *workflow_first_webhook(void)
+{
+    for (size_t i = 0; i < registry.count; i++)
+        for (size_t k = 0; k < registry.defs[i]->state_count; k++)
+            if (registry.defs[i]->states[k].webhook)
+                return registry.defs[i]->path;
+    return NULL;
 }
 
 const struct workflow_state *workflow_state_find(const struct workflow_def *def, const char *name)

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "mail/mail.h"
 #include "mailbox/mailbox.h"
+#include "webhook/webhook.h"
 #include "workflow/workflow_internal.h"
 
 /* ---- Telling people ------------------------------------------------------------- */
@@ -167,6 +168,31 @@ static int action_escalate(const struct workflow_action_ctx *ctx, struct kr_erro
     return escalate(ctx->conn, ctx->cfg, ctx->c, workflow_now(), &done, err);
 }
 
+/* The case's new state and data to the state's URL, through the outbox:
+ * queued in this transaction, POSTed by the webhook sender after commit. */
+static int action_webhook(const struct workflow_action_ctx *ctx, struct kr_error *err)
+{
+    const struct workflow_state *st = workflow_state_find(ctx->def, ctx->state);
+    const struct workflow_case *c = ctx->c;
+    json_t *data = json_loads(c->data ? c->data : "{}", 0, NULL);
+    json_t *body = json_pack(
+        "{s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s?, s:s?, s:I, s:I, s:o}",
+        "event", "case.state", "case", c->number, "workflow", ctx->def->id, "form", ctx->def->form,
+        "submission", c->submission_ref, "state", st->name, "public", st->public_de, "internal",
+        st->internal, "from", ctx->from, "transition", ctx->transition, "actor",
+        ctx->actor ? ctx->actor : "system", "reason", ctx->reason, "unit", c->unit_name, "version",
+        (json_int_t)c->version, "at", (json_int_t)workflow_now(), "data",
+        data ? data : json_object());
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    struct webhook_delivery d = {"workflow", c->number, "case.state", st->webhook, text};
+    int rc = webhook_enqueue(ctx->conn, &d, NULL, err);
+    free(text);
+    return rc;
+}
+
 void workflow_builtin_actions(void)
 {
     if (workflow_action_known("mailbox"))
@@ -176,6 +202,8 @@ void workflow_builtin_actions(void)
         rc = workflow_action_register("notify_unit", action_notify_unit);
     if (rc == KR_OK)
         rc = workflow_action_register("escalate", action_escalate);
+    if (rc == KR_OK)
+        rc = workflow_action_register("webhook", action_webhook);
     if (rc)
         kr_log(KR_LOG_ERROR, "workflow_actions", "cannot register the built-in actions");
 }

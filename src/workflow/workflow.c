@@ -446,8 +446,12 @@ static int open_tx(struct db_conn *conn, void *arg, struct kr_error *err)
     struct arena *a = arena_new(0);
     struct workflow_case c;
     rc = a ? workflow_case_get(conn, a, o->id, &c, err) : kr_error_set(err, KR_ERR_NOMEM, "oom");
-    struct workflow_action_ctx ctx = {conn, a,        NULL, o->def, &c, o->def->initial,
-                                      0,    "system", NULL};
+    struct workflow_action_ctx ctx = {.conn = conn,
+                                      .a = a,
+                                      .def = o->def,
+                                      .c = &c,
+                                      .state = o->def->initial,
+                                      .actor = "system"};
     if (rc == KR_OK)
         rc = workflow_run_actions(&ctx, err);
     arena_free(a);
@@ -743,9 +747,17 @@ static int transition_tx(struct db_conn *conn, void *arg, struct kr_error *err)
     for (size_t i = 0; !reason && i < x->field_count; i++)
         if (strcmp(x->fields[i].name, "reason") == 0 && x->fields[i].value[0])
             reason = x->fields[i].value;
-    struct workflow_action_ctx ctx = {
-        conn,  x->a,  x->cfg, def, &after, t ? t->to : NULL, x->who->applicant ? 0 : x->who->id,
-        actor, reason};
+    struct workflow_action_ctx ctx = {.conn = conn,
+                                      .a = x->a,
+                                      .cfg = x->cfg,
+                                      .def = def,
+                                      .c = &after,
+                                      .state = t ? t->to : NULL,
+                                      .actor_id = x->who->applicant ? 0 : x->who->id,
+                                      .actor = actor,
+                                      .reason = reason,
+                                      .from = c.state,
+                                      .transition = t ? t->name : NULL};
     if (rc == KR_OK)
         rc = workflow_run_actions(&ctx, err);
     if (rc == KR_OK)

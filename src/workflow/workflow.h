@@ -94,6 +94,7 @@ struct workflow_state {
     const char *notice;                /* template of the action "notice" */
     int64_t payment_cents;             /* amount of the action "request_payment" */
     const char *payment_purpose;       /* its purpose (1-140 bytes) */
+    const char *webhook;               /* URL of the action "webhook" */
     const char *actions[WORKFLOW_MAX_ACTIONS];
     size_t action_count;
 };
@@ -145,6 +146,10 @@ const struct workflow_def *workflow_find_for_form(const char *form_id);
 /* The loaded definitions in id order; *count gets their number. */
 const struct workflow_def *const *workflow_list(size_t *count);
 
+/* The path of the first loaded definition with the action "webhook", or
+ * NULL (the server refuses to start without a webhook key then). */
+const char *workflow_first_webhook(void);
+
 const struct workflow_state *workflow_state_find(const struct workflow_def *def, const char *name);
 const struct workflow_transition *workflow_transition_find(const struct workflow_def *def,
                                                            const char *name);
@@ -164,19 +169,22 @@ struct workflow_action_ctx {
     const struct kr_config *cfg; /* may be NULL (defaults) */
     const struct workflow_def *def;
     const struct workflow_case *c;
-    const char *state;  /* the state entered */
-    int64_t actor_id;   /* the acting account, 0 for the system */
-    const char *actor;  /* "user:7", "system" */
-    const char *reason; /* the transition's reason, or NULL */
+    const char *state;      /* the state entered */
+    int64_t actor_id;       /* the acting account, 0 for the system */
+    const char *actor;      /* "user:7", "system" */
+    const char *reason;     /* the transition's reason, or NULL */
+    const char *from;       /* the state left; NULL when the case was opened */
+    const char *transition; /* the transition taken; NULL when opened */
 };
 typedef int (*workflow_action_fn)(const struct workflow_action_ctx *ctx, struct kr_error *err);
 
 /* Register action name (1-64 of a-z, 0-9, _).  Built in: "mailbox" (a
  * message to the applicant's mailbox with a link to the status page, or
  * an e-mail to an anonymous applicant), "notify_unit" (mail to the unit's
- * heads, no personal data) and "escalate" (marks the case escalated and
- * notifies like notify_unit).  KR_ERR_CONFLICT when registered already,
- * KR_ERR_TOO_LARGE beyond 32 actions. */
+ * heads, no personal data), "escalate" (marks the case escalated and
+ * notifies like notify_unit) and "webhook" (queues a signed POST of the
+ * case's new state and data to the state's "webhook" URL, src/webhook).  KR_ERR_CONFLICT when
+ * registered already, KR_ERR_TOO_LARGE beyond 32 actions. */
 int workflow_action_register(const char *name, workflow_action_fn fn) KR_MUST_CHECK;
 bool workflow_action_known(const char *name);
 

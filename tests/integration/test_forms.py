@@ -305,6 +305,7 @@ class RoutingTest(unittest.TestCase):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 cls.received.append((self.headers["X-Kreisel-Signature"], body))
+                cls.headers = dict(self.headers)
                 self.send_response(200 if len(cls.received) > 1 else 503)
                 self.end_headers()
 
@@ -333,7 +334,7 @@ class RoutingTest(unittest.TestCase):
                       stdin="Formular-Sachbearbeitung-2026\n")
         assert out.returncode == 0, out.stderr
         cls.server = Server(cls.db, env={"KREISEL_FORMS_DIR": cls.dir,
-                                         "KREISEL_FORMS_WEBHOOK_SECRET": "geheim"})
+                                         "KREISEL_WEBHOOK_SECRET": "geheim"})
 
     @classmethod
     def tearDownClass(cls):
@@ -374,10 +375,10 @@ class RoutingTest(unittest.TestCase):
             time.sleep(0.2)
         self.assertTrue(self.received, "no webhook delivery")
         while time.time() < deadline and self.db.sql(
-                "SELECT attempts FROM forms_webhook").strip() != "1":
+                "SELECT attempts FROM webhook_outbox WHERE source = 'forms'").strip() != "1":
             time.sleep(0.1)  # the worker records the failed attempt
-        self.assertIn("HTTP status 503", self.db.sql("SELECT last_error FROM forms_webhook"))
-        self.db.sql("UPDATE forms_webhook SET next_at = 0 WHERE state = 'queued'")
+        self.assertIn("HTTP status 503", self.db.sql("SELECT last_error FROM webhook_outbox"))
+        self.db.sql("UPDATE webhook_outbox SET next_at = 0 WHERE state = 'queued'")
         deadline = time.time() + 15
         while len(self.received) < 2 and time.time() < deadline:
             time.sleep(0.2)
@@ -385,15 +386,18 @@ class RoutingTest(unittest.TestCase):
         sig, body = self.received[-1]
         want = "sha256=" + hmac.new(b"geheim", body, hashlib.sha256).hexdigest()
         self.assertEqual(sig, want)
+        self.assertEqual(self.headers["X-Kreisel-Event"], "form.submitted")
         doc = json.loads(body)
+        self.assertEqual(self.headers["X-Kreisel-Delivery"], self.db.sql(
+            "SELECT id FROM webhook_outbox WHERE ref = '%s'" % doc["submission"]).strip())
         self.assertEqual(doc["form"], "per-hook")
         self.assertEqual(doc["answers"]["name"], "Hookprobe")
         self.assertEqual(doc["fee_cents"], 2500)
         deadline = time.time() + 5
         while time.time() < deadline and "sent" not in self.db.sql(
-                "SELECT state FROM forms_webhook"):
+                "SELECT state FROM webhook_outbox"):
             time.sleep(0.2)
-        self.assertIn("sent", self.db.sql("SELECT state FROM forms_webhook"))
+        self.assertIn("sent", self.db.sql("SELECT state FROM webhook_outbox"))
 
     def test_export_for_the_unit_only(self):
         self.submit_small("per-mail", "Exportprobe")

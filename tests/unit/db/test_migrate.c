@@ -363,6 +363,61 @@ static void test_rewrite_core(void **state)
     free(pg);
 }
 
+/* Upgrading a database that holds queued form webhooks (0009's
+ * forms_webhook) moves them into 0016's webhook_outbox with their state. */
+static void test_webhook_outbox_upgrade(void **state)
+{
+    struct fx *f = fx_open(state);
+    struct db_conn *conn;
+    assert_ok(db_acquire(f->db, &conn, &f->err), &f->err);
+    size_t i = 0;
+    for (; i < db_migrations_count && db_migrations[i].version < 16; i++) {
+        char *sql = db_migration_rewrite(db_migrations[i].sql, f->dialect);
+        assert_non_null(sql);
+        assert_ok(db_exec_script(conn, sql, &f->err), &f->err);
+        free(sql);
+    }
+    assert_true(i < db_migrations_count);
+    assert_int_equal(db_migrations[i].version, 16);
+    assert_ok(db_exec_script(conn,
+                             "INSERT INTO forms_submission (number, token, draft_token, form_id, "
+                             "version, answers, created_at) VALUES ('F-2026-000001-1', 't1', "
+                             "'d1', 'kita', 'v', '{}', 100), ('F-2026-000002-2', 't2', 'd2', "
+                             "'kita', 'v', '{}', 200);"
+                             "INSERT INTO forms_webhook (submission_id, url, body, state, "
+                             "attempts, next_at, last_error, created_at, sent_at) VALUES "
+                             "(1, 'https://a.example/in', '{\"n\":1}', 'queued', 2, 500, "
+                             "'HTTP status 503', 100, NULL), (2, 'https://a.example/in', "
+                             "'{\"n\":2}', 'failed', 10, 900, 'timeout', 200, NULL);",
+                             &f->err),
+              &f->err);
+    char *sql = db_migration_rewrite(db_migrations[i].sql, f->dialect);
+    assert_ok(db_exec_script(conn, sql, &f->err), &f->err);
+    free(sql);
+    struct arena *a = arena_new(0);
+    char *got = NULL;
+    assert_ok(db_query_text(conn,
+                            "SELECT source || ' ' || ref || ' ' || event || ' ' || state || ' ' "
+                            "|| CAST(attempts AS TEXT) || ' ' || CAST(next_at AS TEXT) || ' ' || "
+                            "body || ' ' || last_error FROM webhook_outbox WHERE ref = "
+                            "'F-2026-000001-1'",
+                            NULL, 0, a, &got, &f->err),
+              &f->err);
+    assert_string_equal(got, "forms F-2026-000001-1 form.submitted queued 2 500 {\"n\":1} HTTP "
+                             "status 503");
+    int64_t sent_at = 0;
+    assert_ok(db_query_int64(conn,
+                             "SELECT sent_at FROM webhook_outbox WHERE ref = 'F-2026-000002-2' "
+                             "AND state = 'failed'",
+                             NULL, 0, &sent_at, &f->err),
+              &f->err);
+    assert_int_equal(sent_at, 900);
+    /* The old table is gone. */
+    assert_int_not_equal(db_exec_script(conn, "SELECT 1 FROM forms_webhook", &f->err), KR_OK);
+    arena_free(a);
+    db_release(conn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,7 +425,7 @@ int main(void)
         cmocka_unit_test(test_rewrite_core),  BOTH(test_fresh_then_nothing),
         BOTH(test_changed_checksum),          BOTH(test_unknown_version),
         BOTH(test_audit_entry_append_only),   BOTH(test_fault_during_migration),
-        BOTH(test_concurrent_migrate),
+        BOTH(test_concurrent_migrate),        BOTH(test_webhook_outbox_upgrade),
     };
     return cmocka_run_group_tests_name("db_migrate", tests, NULL, NULL);
 }

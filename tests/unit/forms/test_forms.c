@@ -261,23 +261,12 @@ static void test_submit(void **state)
     fx_close(&f);
 }
 
-static void test_signature(void **state)
-{
-    (void)state;
-    char sig[65];
-    assert_int_equal(kr_util_init(), KR_OK);
-    /* RFC 4231 test case 2. */
-    forms_webhook_signature("Jefe", "what do ya want for nothing?", 28, sig);
-    assert_string_equal(sig, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_and_check),
         cmocka_unit_test(test_skip_and_clean),
         cmocka_unit_test(test_iban),
-        cmocka_unit_test(test_signature),
         TESTDB_BOTH(test_submit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,6 +98,13 @@ static void test_definition_errors(void **state)
          "state \"checked\": the action \"notice\" and the key \"notice\""},
         {"\"internal\": \"Geprüft\"", "\"internal\": \"Geprüft\", \"notice\": \"A/B\"",
          "state \"checked\": bad notice template name"},
+        {"\"internal\": \"Geprüft\"",
+         "\"internal\": \"Geprüft\", \"webhook\": \"https://fv.example.org/in\"",
+         "state \"checked\": the action \"webhook\" and the key \"webhook\""},
+        {"\"internal\": \"Geprüft\"",
+         "\"internal\": \"Geprüft\", \"on_enter\": [\"webhook\"], \"webhook\": "
+         "\"ftp://fv.example.org/in\"",
+         "kita.json:11: state \"checked\": webhook URL must be http:// or https://"},
     };
     struct arena *a = arena_new(0);
     for (size_t i = 0; i < KR_ARRAY_LEN(cases); i++) {
@@ -484,6 +491,64 @@ static void test_request_payment(void **state)
     workflow_set_guard_evaluator(NULL);
 }
 
+/* The action "webhook": entering the state queues the signed POST of the
+ * case's state and data in the transition's transaction. */
+static void test_webhook_action(void **state)
+{
+    struct fixture f;
+    open_fixture(state, &f);
+    struct kr_error err;
+    workflow_unload();
+    const char *hooked = variant("\"public\": \"Platz angeboten\", \"on_enter\": [\"mailbox\"]",
+                                 "\"public\": \"Platz angeboten\", \"on_enter\": "
+                                 "[\"mailbox\", \"webhook\"], \"webhook\": "
+                                 "\"https://fachverfahren.example.org/kita\"");
+    if (workflow_load_text("kita.json", hooked, &err) != KR_OK)
+        fail_msg("%s", err.message);
+    assert_string_equal(workflow_first_webhook(), "kita.json");
+    char number[WORKFLOW_NUMBER_LEN];
+    int64_t id = open_case(&f, f.erika, "{\"care\": \"full\", \"child\": \"Mia\"}", number,
+                           NULL);
+    struct workflow_actor clerk = {f.clerk, ACCOUNT_ROLE_CLERK, f.unit, false};
+    int64_t v = 0;
+    assert_int_equal(
+        workflow_transition(f.conn, &f.cfg, id, "check", 1, &clerk, NULL, NULL, 0, &v, &err),
+        KR_OK);
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM webhook_outbox WHERE id > $1", 0), 0);
+    assert_int_equal(
+        workflow_transition(f.conn, &f.cfg, id, "offer", v, &clerk, NULL, NULL, 0, &v, &err),
+        KR_OK);
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM webhook_outbox WHERE id > $1", 0), 1);
+    char *body = NULL;
+    assert_int_equal(db_query_text(f.conn,
+                                   "SELECT body FROM webhook_outbox WHERE ref = $1 AND "
+                                   "source = 'workflow' AND event = 'case.state' AND "
+                                   "url = 'https://fachverfahren.example.org/kita'",
+                                   DB_PARAMS(DB_TEXT(number)), f.a, &body, &err),
+                     KR_OK);
+    json_t *j = json_loads(body, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "case")), number);
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "offered");
+    assert_string_equal(json_string_value(json_object_get(j, "from")), "checked");
+    assert_string_equal(json_string_value(json_object_get(j, "transition")), "offer");
+    assert_string_equal(json_string_value(json_object_get(j, "public")), "Platz angeboten");
+    assert_string_equal(json_string_value(json_object_get(j, "form")), "kita-anmeldung");
+    char actor[32];
+    snprintf(actor, sizeof(actor), "user:%lld", (long long)f.clerk);
+    assert_string_equal(json_string_value(json_object_get(j, "actor")), actor);
+    assert_int_equal(json_integer_value(json_object_get(j, "version")), v);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "data"), "child")), "Mia");
+    json_decref(j);
+    /* A transition that fails (stale version) queues nothing. */
+    assert_int_equal(
+        workflow_transition(f.conn, &f.cfg, id, "accept", 1, &clerk, NULL, NULL, 0, NULL, &err),
+        KR_ERR_CONFLICT);
+    assert_int_equal(count(&f, "SELECT COUNT(*) FROM webhook_outbox WHERE id > $1", 0), 1);
+    close_fixture(&f);
+}
+
 static void test_transitions(void **state)
 {
     struct fixture f;
@@ -733,6 +798,7 @@ int main(void)
         TESTDB_BOTH(test_assign_and_escalate),
         TESTDB_BOTH(test_back_channel),
         TESTDB_BOTH(test_request_payment),
+        TESTDB_BOTH(test_webhook_action),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
