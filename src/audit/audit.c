@@ -96,18 +96,20 @@ static int serialise_details(const json_t *details, char **out, struct kr_error 
     return KR_OK;
 }
 
-/* Take the next seq: the row lock on audit_head is held until our
- * transaction ends, so concurrent appenders queue here. */
-static int claim_seq(struct db_conn *conn, int64_t *seq, char prev[65], struct kr_error *err)
+/* Take the next n seqs: the row lock on audit_head is held until our
+ * transaction ends, so concurrent appenders queue here.  *first gets the
+ * first of them, prev the hash before it. */
+static int claim_seqs(struct db_conn *conn, int64_t n, int64_t *first, char prev[65],
+                      struct kr_error *err)
 {
     struct db_stmt *st;
-    int rc = db_query(conn, "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
-                      NULL, 0, &st, err);
+    int rc = db_query(conn, "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash",
+                      DB_PARAMS(DB_INT(n)), &st, err);
     if (rc)
         return rc;
     rc = db_step(st, err);
     if (rc == DB_ROW) {
-        *seq = db_column_int64(st, 0);
+        *first = db_column_int64(st, 0) - n + 1;
         const char *h = db_column_text(st, 1);
         (void)snprintf(prev, 65, "%s", h ? h : "");
         rc = KR_OK;
@@ -116,6 +118,107 @@ static int claim_seq(struct db_conn *conn, int64_t *seq, char prev[65], struct k
     }
     db_finish(st);
     return rc;
+}
+
+/* Chain entries e[0..n) after the head and store them; the head's hash
+ * follows.  Time is the time of writing, so that seq and time rise
+ * together. */
+static int write_entries(struct db_conn *conn, struct audit_entry *e, size_t n,
+                         struct kr_error *err)
+{
+    char prev[65], hash[65];
+    int64_t seq = 0;
+    int rc = claim_seqs(conn, (int64_t)n, &seq, prev, err);
+    int64_t now = kr_now();
+    for (size_t i = 0; rc == KR_OK && i < n; i++) {
+        e[i].seq = seq + (int64_t)i;
+        e[i].created_at = now;
+        e[i].prev_hash = prev;
+        audit_entry_hash(&e[i], hash);
+        rc = db_exec(conn,
+                     "INSERT INTO audit_entry (seq, created_at, actor, action, object_type, "
+                     "object_id, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                     "$8, $9)",
+                     DB_PARAMS(DB_INT(e[i].seq), DB_INT(now), DB_TEXT(e[i].actor),
+                               DB_TEXT(e[i].action), DB_TEXT(e[i].object_type),
+                               DB_TEXT(e[i].object_id), DB_TEXT(e[i].details), DB_TEXT(prev),
+                               DB_TEXT(hash)),
+                     NULL, err);
+        memcpy(prev, hash, sizeof(prev));
+    }
+    if (rc == KR_OK)
+        rc = db_exec(conn, "UPDATE audit_head SET hash = $1 WHERE id = 1", DB_PARAMS(DB_TEXT(prev)),
+                     NULL, err);
+    return rc;
+}
+
+/* The entries of the open transaction, written at its commit (db_precommit),
+ * so that the chain's lock is held only from there to the COMMIT.  The
+ * strings are in the arena. */
+struct pending {
+    struct arena *a;
+    struct audit_entry *e;
+    size_t n, cap;
+};
+
+static void pending_free(void *arg)
+{
+    struct pending *p = arg;
+    arena_free(p->a);
+    free(p->e);
+    free(p);
+}
+
+static int pending_write(struct db_conn *conn, void *arg, struct kr_error *err)
+{
+    struct pending *p = arg;
+    return write_entries(conn, p->e, p->n, err);
+}
+
+/* The transaction's pending list, made on first use. */
+static int pending_of(struct db_conn *conn, struct pending **out, struct kr_error *err)
+{
+    *out = db_precommit_arg(conn, pending_write);
+    if (*out)
+        return KR_OK;
+    struct pending *p = calloc(1, sizeof(*p));
+    if (!p || !(p->a = arena_new(0))) {
+        free(p);
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    }
+    int rc = db_precommit(conn, pending_write, p, pending_free, err);
+    if (rc)
+        pending_free(p);
+    else
+        *out = p;
+    return rc;
+}
+
+static int defer(struct db_conn *conn, const struct audit_entry *e, struct kr_error *err)
+{
+    struct pending *p;
+    int rc = pending_of(conn, &p, err);
+    if (rc)
+        return rc;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 4;
+        struct audit_entry *grown = realloc(p->e, cap * sizeof(*grown));
+        if (!grown)
+            return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+        p->e = grown;
+        p->cap = cap;
+    }
+    struct audit_entry *to = &p->e[p->n];
+    memset(to, 0, sizeof(*to));
+    to->actor = arena_strdup(p->a, e->actor);
+    to->action = arena_strdup(p->a, e->action);
+    to->object_type = arena_strdup(p->a, e->object_type);
+    to->object_id = arena_strdup(p->a, e->object_id);
+    to->details = arena_strdup(p->a, e->details);
+    if (!to->actor || !to->action || !to->object_type || !to->object_id || !to->details)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    p->n++;
+    return KR_OK;
 }
 
 int audit_append(struct db_conn *conn, const struct audit_event *ev, int64_t *seq_out,
@@ -136,32 +239,26 @@ int audit_append(struct db_conn *conn, const struct audit_event *ev, int64_t *se
     rc = serialise_details(ev->details, &details, err);
     if (rc)
         return rc;
-
-    struct audit_entry e = {.created_at = kr_now(),
-                            .actor = ev->actor,
+    struct audit_entry e = {.actor = ev->actor,
                             .action = ev->action,
                             .object_type = ev->object_type,
                             .object_id = ev->object_id,
                             .details = details};
-    char prev[65], hash[65];
-    rc = claim_seq(conn, &e.seq, prev, err);
-    if (rc)
-        goto out;
-    e.prev_hash = prev;
-    audit_entry_hash(&e, hash);
-    rc = db_exec(conn,
-                 "INSERT INTO audit_entry (seq, created_at, actor, action, object_type, "
-                 "object_id, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                 DB_PARAMS(DB_INT(e.seq), DB_INT(e.created_at), DB_TEXT(e.actor), DB_TEXT(e.action),
-                           DB_TEXT(e.object_type), DB_TEXT(e.object_id), DB_TEXT(details),
-                           DB_TEXT(prev), DB_TEXT(hash)),
-                 NULL, err);
-    if (rc == KR_OK)
-        rc = db_exec(conn, "UPDATE audit_head SET hash = $1 WHERE id = 1", DB_PARAMS(DB_TEXT(hash)),
-                     NULL, err);
-    if (rc == KR_OK && seq_out)
-        *seq_out = e.seq;
-out:
+    /* A caller that wants the seq now gets the entry written now (after
+     * those deferred so far, which keep their order). */
+    struct pending *p = seq_out ? db_precommit_arg(conn, pending_write) : NULL;
+    if (!seq_out) {
+        rc = defer(conn, &e, err);
+    } else {
+        if (p && p->n) {
+            rc = write_entries(conn, p->e, p->n, err);
+            p->n = 0;
+        }
+        if (rc == KR_OK)
+            rc = write_entries(conn, &e, 1, err);
+        if (rc == KR_OK)
+            *seq_out = e.seq;
+    }
     free(details);
     return rc;
 }

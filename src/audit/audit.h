@@ -49,8 +49,15 @@ struct audit_event {
  * Append ev.  conn must be inside a transaction (KR_ERR_INTERNAL otherwise):
  * the entry commits or rolls back with the change it records.
  * KR_ERR_INVALID for empty/oversized fields, details that are not an object
- * or contain real numbers (their text form is not stable).  *seq_out gets the
- * entry's seq (may be NULL).
+ * or contain real numbers (their text form is not stable).
+ *
+ * The entry is checked now and written when the transaction commits
+ * (db_precommit): the chain's lock on audit_head is then held only from
+ * there to the COMMIT, so that transactions that audit do not queue behind
+ * each other's other work.  Entries keep the order of their appends; their
+ * time is the time of writing.  A write error makes the commit fail (and
+ * roll back).  With seq_out (may be NULL) the entry is written at once
+ * instead and *seq_out gets its seq.
  */
 int audit_append(struct db_conn *conn, const struct audit_event *ev, int64_t *seq_out,
                  struct kr_error *err) KR_MUST_CHECK;

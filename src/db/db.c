@@ -353,6 +353,8 @@ int db_acquire(struct db *db, struct db_conn **out, struct kr_error *err)
     return KR_OK;
 }
 
+static void transaction_ended(struct db_conn *conn);
+
 void db_release(struct db_conn *conn)
 {
     if (!conn)
@@ -363,6 +365,7 @@ void db_release(struct db_conn *conn)
                "a connection was released with an open transaction; rolled back");
         (void)db_rollback(conn);
     }
+    transaction_ended(conn); /* hooks of a transaction the backend lost */
     pool_put(conn->db, conn);
 }
 
@@ -404,6 +407,46 @@ static void transaction_ended(struct db_conn *conn)
 {
     conn->tx_begun = false;
     conn->tx_failed = false;
+    for (unsigned i = 0; i < conn->precommit_count; i++)
+        if (conn->precommit[i].release)
+            conn->precommit[i].release(conn->precommit[i].arg);
+    conn->precommit_count = 0;
+}
+
+int db_precommit(struct db_conn *conn, db_precommit_fn fn, void *arg, void (*release)(void *),
+                 struct kr_error *err)
+{
+    if (!conn->tx_begun || !fn)
+        return kr_error_set(err, KR_ERR_INTERNAL, "db_precommit needs an open transaction");
+    if (conn->precommit_count == DB_PRECOMMIT_MAX)
+        return kr_error_set(err, KR_ERR_TOO_LARGE, "more than %d pre-commit hooks",
+                            DB_PRECOMMIT_MAX);
+    unsigned i = conn->precommit_count++;
+    conn->precommit[i].fn = fn;
+    conn->precommit[i].arg = arg;
+    conn->precommit[i].release = release;
+    return KR_OK;
+}
+
+void *db_precommit_arg(const struct db_conn *conn, db_precommit_fn fn)
+{
+    for (unsigned i = 0; conn->tx_begun && i < conn->precommit_count; i++)
+        if (conn->precommit[i].fn == fn)
+            return conn->precommit[i].arg;
+    return NULL;
+}
+
+/* Run the pre-commit hooks in order (each may register more). */
+static int run_precommit(struct db_conn *conn, struct kr_error *err)
+{
+    int rc = KR_OK;
+    for (unsigned i = 0; rc == KR_OK && i < conn->precommit_count; i++)
+        rc = conn->precommit[i].fn(conn, conn->precommit[i].arg, err);
+    if (rc == KR_OK && conn->tx_failed)
+        rc = db_error_from_backend(err, DB_FAIL_OTHER, "commit",
+                                   "a statement of the transaction failed; rolled back instead",
+                                   "COMMIT");
+    return rc;
 }
 
 int db_transact(struct db_conn *conn, int (*fn)(struct db_conn *, void *, struct kr_error *),
@@ -442,8 +485,13 @@ int db_commit(struct db_conn *conn, struct kr_error *err)
     }
     if (!db_in_transaction(conn))
         return kr_error_set(err, KR_ERR_INTERNAL, "commit without a transaction");
+    int rc = run_precommit(conn, err);
+    if (rc) {
+        (void)db_rollback(conn);
+        return rc;
+    }
     transaction_ended(conn);
-    int rc = conn->db->backend->exec_script(conn, "COMMIT", err);
+    rc = conn->db->backend->exec_script(conn, "COMMIT", err);
     /* SQLite keeps the transaction open when COMMIT fails (e.g. busy);
      * end it, so that a failed commit always means "nothing written" and
      * the caller can simply retry the whole transaction. */

@@ -131,6 +131,24 @@ int db_commit(struct db_conn *conn, struct kr_error *err) KR_MUST_CHECK;
 int db_rollback(struct db_conn *conn);
 bool db_in_transaction(const struct db_conn *conn);
 
+/*
+ * Work deferred to the end of the open transaction: db_commit runs
+ * fn(conn, arg, err) inside the transaction right before COMMIT, in the
+ * order registered; an error rolls back and db_commit returns it.
+ * release(arg) (may be NULL) runs after fn, or when the transaction rolls
+ * back instead, so arg is the hook's until then.  The audit log appends its
+ * entries this way: its chain lock is then held only from the append to
+ * the COMMIT, not during the rest of the transaction.  KR_ERR_INTERNAL
+ * outside a transaction, KR_ERR_TOO_LARGE beyond DB_PRECOMMIT_MAX hooks
+ * (release is not called on error).
+ */
+#define DB_PRECOMMIT_MAX 8
+typedef int (*db_precommit_fn)(struct db_conn *conn, void *arg, struct kr_error *err);
+int db_precommit(struct db_conn *conn, db_precommit_fn fn, void *arg, void (*release)(void *),
+                 struct kr_error *err) KR_MUST_CHECK;
+/* The arg registered with fn in the open transaction, or NULL. */
+void *db_precommit_arg(const struct db_conn *conn, db_precommit_fn fn);
+
 /* Run fn(conn, arg, err) in a transaction: commit when it returns KR_OK,
  * roll back otherwise.  When conn is already in a transaction, fn joins it
  * and the caller commits (so that a domain function's change and, say,

@@ -51,6 +51,12 @@ struct db_conn {
     unsigned stmts_in_use; /* handed out and not yet finished */
     bool tx_begun;         /* db_begin succeeded, no commit/rollback since */
     bool tx_failed;        /* a statement failed since db_begin */
+    struct {
+        db_precommit_fn fn;
+        void *arg;
+        void (*release)(void *);
+    } precommit[DB_PRECOMMIT_MAX]; /* db_precommit, run by db_commit */
+    unsigned precommit_count;
 };
 
 struct db_stmt {

@@ -122,6 +122,74 @@ static void test_rollback_leaves_no_entry_and_no_gap(void **state)
     testdb_close(db);
 }
 
+/* Entries are written at commit: a transaction that appended first but
+ * commits last gets the later seq; the chain stays gapless and valid; the
+ * order of one transaction's entries is kept; a rollback leaves none. */
+static void test_entries_written_at_commit(void **state)
+{
+    struct db *db;
+    assert_int_equal(testdb_open(*(enum db_dialect *)*state, &db), KR_OK);
+    struct db_conn *a, *b;
+    struct kr_error err;
+    assert_int_equal(db_acquire(db, &a, &err), KR_OK);
+    assert_int_equal(db_acquire(db, &b, &err), KR_OK);
+    struct audit_event first = {"user:1", "case.open", "case", "K-1", NULL};
+    struct audit_event second = {"user:1", "case.decide", "case", "K-1", NULL};
+    struct audit_event other = {"user:2", "payment.book", "payment", "P-9", NULL};
+    assert_int_equal(db_begin(a, &err), KR_OK);
+    assert_int_equal(audit_append(a, &first, NULL, &err), KR_OK);
+    assert_int_equal(audit_append(a, &second, NULL, &err), KR_OK);
+    int64_t n = -1;
+    assert_int_equal(db_query_int64(a, "SELECT COUNT(*) FROM audit_entry", NULL, 0, &n, &err),
+                     KR_OK);
+    assert_int_equal(n, 0); /* not written yet: no lock on the chain held */
+    /* On PostgreSQL another transaction audits and commits meanwhile
+     * without waiting (SQLite has one writer at a time anyway). */
+    bool pg = db_dialect(db) == DB_POSTGRES;
+    if (!pg)
+        assert_int_equal(db_commit(a, &err), KR_OK);
+    assert_int_equal(db_begin(b, &err), KR_OK);
+    assert_int_equal(audit_append(b, &other, NULL, &err), KR_OK);
+    assert_int_equal(db_commit(b, &err), KR_OK);
+    if (pg)
+        assert_int_equal(db_commit(a, &err), KR_OK);
+    struct arena *ar = arena_new(0);
+    struct audit_entry *e;
+    size_t count;
+    assert_int_equal(audit_list(b, ar, 0, 10, &e, &count, &err), KR_OK);
+    assert_int_equal(count, 3); /* newest first */
+    const struct audit_entry *open = &e[pg ? 1 : 2], *decide = &e[pg ? 0 : 1],
+                             *book = &e[pg ? 2 : 0];
+    assert_string_equal(book->action, "payment.book");
+    assert_int_equal(book->seq, pg ? 1 : 3);
+    assert_string_equal(open->action, "case.open");
+    assert_string_equal(decide->action, "case.decide");
+    assert_int_equal(decide->seq, open->seq + 1);
+    /* Rolled back: nothing, and no gap. */
+    assert_int_equal(db_begin(a, &err), KR_OK);
+    assert_int_equal(audit_append(a, &first, NULL, &err), KR_OK);
+    assert_int_equal(db_rollback(a), KR_OK);
+    /* Deferred entries keep their place before one written at once. */
+    int64_t seq = 0;
+    assert_int_equal(db_begin(a, &err), KR_OK);
+    assert_int_equal(audit_append(a, &first, NULL, &err), KR_OK);
+    assert_int_equal(audit_append(a, &second, &seq, &err), KR_OK);
+    assert_int_equal(seq, 5);
+    assert_int_equal(db_commit(a, &err), KR_OK);
+    assert_int_equal(audit_list(b, ar, 0, 10, &e, &count, &err), KR_OK);
+    assert_int_equal(count, 5);
+    assert_int_equal(e[1].seq, 4);
+    assert_string_equal(e[1].action, "case.open");
+    arena_free(ar);
+    db_release(a);
+    db_release(b);
+    struct audit_verify_result res;
+    assert_int_equal(audit_verify(db, &res, &err), KR_OK);
+    assert_int_equal(res.checked, 5);
+    assert_int_equal(res.first_bad, 0);
+    testdb_close(db);
+}
+
 static void test_bad_events(void **state)
 {
     struct db *db;
@@ -281,6 +349,7 @@ int main(void)
         TESTDB_BOTH(test_append_list_verify),
         TESTDB_BOTH(test_rollback_leaves_no_entry_and_no_gap),
         TESTDB_BOTH(test_bad_events),
+        TESTDB_BOTH(test_entries_written_at_commit),
         TESTDB_BOTH(test_concurrent_appends),
         TESTDB_BOTH(test_verify_finds_tampering),
     };

@@ -496,6 +496,85 @@ static void test_commit_rollback_visibility(void **state)
     db_release(other);
 }
 
+/* db_precommit: hooks run inside the transaction right before COMMIT, in
+ * order; a failing hook rolls everything back; release runs either way. */
+static int released;
+
+static void note_release(void *arg)
+{
+    (void)arg;
+    released++;
+}
+
+static int hook_insert(struct db_conn *conn, void *arg, struct kr_error *err)
+{
+    return db_exec(conn, "INSERT INTO item (name) VALUES ($1)", DB_PARAMS(DB_TEXT(arg)), NULL, err);
+}
+
+static int hook_fail(struct db_conn *conn, void *arg, struct kr_error *err)
+{
+    (void)conn;
+    (void)arg;
+    return kr_error_set(err, KR_ERR_CONFLICT, "hook says no");
+}
+
+static void test_precommit_hooks(void **state)
+{
+    struct fx *f = fx_open(state);
+    struct db_conn *other;
+    assert_ok(db_acquire(f->db, &other, &f->err), &f->err);
+    released = 0;
+    /* Outside a transaction: refused. */
+    assert_int_equal(db_precommit(f->conn, hook_insert, "x", note_release, &f->err),
+                     KR_ERR_INTERNAL);
+    assert_null(db_precommit_arg(f->conn, hook_insert));
+    /* Committed: the hooks' rows are there, in order, and visible together. */
+    assert_ok(db_begin(f->conn, &f->err), &f->err);
+    assert_ok(db_precommit(f->conn, hook_insert, "first", note_release, &f->err), &f->err);
+    assert_ok(db_precommit(f->conn, hook_insert, "second", note_release, &f->err), &f->err);
+    assert_string_equal(db_precommit_arg(f->conn, hook_insert), "first");
+    assert_int_equal(count_where_name(f->conn, "first"), 0); /* not yet */
+    assert_ok(db_commit(f->conn, &f->err), &f->err);
+    assert_int_equal(released, 2);
+    assert_int_equal(count_where_name(other, "first"), 1);
+    assert_int_equal(count_where_name(other, "second"), 1);
+    int64_t order = 0;
+    assert_ok(db_query_int64(other,
+                             "SELECT COUNT(*) FROM item a JOIN item b ON a.id < b.id WHERE "
+                             "a.name = 'first' AND b.name = 'second'",
+                             NULL, 0, &order, &f->err),
+              &f->err);
+    assert_int_equal(order, 1);
+    assert_null(db_precommit_arg(f->conn, hook_insert));
+    /* A failing hook: the commit fails, nothing of the transaction stays. */
+    released = 0;
+    assert_ok(db_begin(f->conn, &f->err), &f->err);
+    assert_ok(db_exec(f->conn, "INSERT INTO item (name) VALUES ('body')", NULL, 0, NULL, &f->err),
+              &f->err);
+    assert_ok(db_precommit(f->conn, hook_insert, "third", note_release, &f->err), &f->err);
+    assert_ok(db_precommit(f->conn, hook_fail, NULL, NULL, &f->err), &f->err);
+    assert_int_equal(db_commit(f->conn, &f->err), KR_ERR_CONFLICT);
+    assert_string_equal(f->err.message, "hook says no");
+    assert_false(db_in_transaction(f->conn));
+    assert_int_equal(released, 1);
+    assert_int_equal(count_where_name(other, "body"), 0);
+    assert_int_equal(count_where_name(other, "third"), 0);
+    /* Rolled back: released, never run. */
+    released = 0;
+    assert_ok(db_begin(f->conn, &f->err), &f->err);
+    assert_ok(db_precommit(f->conn, hook_insert, "never", note_release, &f->err), &f->err);
+    assert_int_equal(db_rollback(f->conn), KR_OK);
+    assert_int_equal(released, 1);
+    assert_int_equal(count_where_name(other, "never"), 0);
+    /* At most DB_PRECOMMIT_MAX. */
+    assert_ok(db_begin(f->conn, &f->err), &f->err);
+    for (int i = 0; i < DB_PRECOMMIT_MAX; i++)
+        assert_ok(db_precommit(f->conn, hook_fail, NULL, NULL, &f->err), &f->err);
+    assert_int_equal(db_precommit(f->conn, hook_fail, NULL, NULL, &f->err), KR_ERR_TOO_LARGE);
+    assert_int_equal(db_rollback(f->conn), KR_OK);
+    db_release(other);
+}
+
 static void test_transaction_misuse(void **state)
 {
     struct fx *f = fx_open(state);
@@ -1279,6 +1358,7 @@ int main(void)
         BOTH(test_one_shots),
         BOTH(test_column_bounds),
         BOTH(test_fault_injection),
+        BOTH(test_precommit_hooks),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_open_sqlite_file),
         cmocka_unit_test(test_open_memory),
