@@ -26,8 +26,8 @@
 #include "core/util.h"
 
 static struct db *db;
-static struct appointments_policy pol = {56 * 86400, 7200,    1800,
-                                         1000000,    1000000, "http://127.0.0.1:8080"};
+static struct appointments_policy pol = {
+    56 * 86400, 7200, 1800, 1000000, 1000000, 0, "http://127.0.0.1:8080"};
 static int64_t location_id;
 static struct appointments_slot *slots;
 static size_t slot_count;

@@ -15,6 +15,7 @@ void appointments_policy_from_config(const struct kr_config *cfg, struct appoint
     out->confirm_timeout = cfg->appointments_confirm_timeout;
     out->max_per_email = cfg->appointments_max_per_email;
     out->max_per_ip = cfg->appointments_max_per_ip;
+    out->days_cache = cfg->appointments_days_cache;
     out->public_url = cfg->public_url;
 }
 
@@ -104,6 +105,7 @@ int appointments_resource_add(struct db_conn *conn, int64_t location_id, const c
                               const char *const *services, size_t n, int64_t *id,
                               struct kr_error *err)
 {
+    appointments_days_forget(); /* the free days change */
     if (!text_ok(name, 200, true))
         return kr_error_set(err, KR_ERR_INVALID, "name: 1-200 bytes");
     bool own = !db_in_transaction(conn);
@@ -131,6 +133,7 @@ int appointments_resource_add(struct db_conn *conn, int64_t location_id, const c
 int appointments_duration_set(struct db_conn *conn, int64_t location_id, const char *service_id,
                               int minutes, struct kr_error *err)
 {
+    appointments_days_forget(); /* the free days change */
     if (minutes < 5 || minutes > 480)
         return kr_error_set(err, KR_ERR_INVALID, "duration: 5-480 minutes");
     return db_exec(conn,
@@ -143,6 +146,7 @@ int appointments_duration_set(struct db_conn *conn, int64_t location_id, const c
 int appointments_hours_add(struct db_conn *conn, int64_t location_id, int weekday, int opens,
                            int closes, struct kr_error *err)
 {
+    appointments_days_forget(); /* the free days change */
     if (weekday < 1 || weekday > 7 || opens < 0 || closes > 1440 || opens >= closes)
         return kr_error_set(err, KR_ERR_INVALID, "hours: weekday 1-7 and 0 <= opens < closes");
     return db_exec(conn,
@@ -155,6 +159,7 @@ int appointments_hours_add(struct db_conn *conn, int64_t location_id, int weekda
 int appointments_exception_add(struct db_conn *conn, int64_t location_id, int64_t day, int opens,
                                int closes, const char *note, struct kr_error *err)
 {
+    appointments_days_forget(); /* the free days change */
     if (opens >= 0 && (closes > 1440 || opens >= closes))
         return kr_error_set(err, KR_ERR_INVALID, "special hours: 0 <= opens < closes <= 1440");
     if (!text_ok(note, 200, false))
@@ -172,6 +177,7 @@ int appointments_exception_add(struct db_conn *conn, int64_t location_id, int64_
 int appointments_holiday_add(struct db_conn *conn, int64_t location_id, int64_t day,
                              const char *name, struct kr_error *err)
 {
+    appointments_days_forget(); /* the free days change */
     if (!text_ok(name, 200, true))
         return kr_error_set(err, KR_ERR_INVALID, "name: 1-200 bytes");
     char d[11];

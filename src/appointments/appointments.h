@@ -102,6 +102,7 @@ struct appointments_policy {
     int64_t confirm_timeout; /* seconds */
     unsigned max_per_email;
     unsigned max_per_ip; /* per hour */
+    unsigned days_cache; /* seconds appointments_days reuses a result; 0: off */
     const char *public_url;
 };
 
@@ -214,11 +215,20 @@ int appointments_slots(struct db_conn *conn, struct arena *a, int64_t now,
                        struct kr_error *err) KR_MUST_CHECK;
 
 /* Days from today to the horizon that have free slots, with their counts
- * (one pass over the claims of the whole range). */
+ * (one pass over the claims of the whole range).  The overview is the
+ * page a rush of citizens reloads, and with a busy location it reads tens
+ * of thousands of claims: the process reuses a result for p->days_cache
+ * seconds (by now), and any change of bookings through this module in
+ * this process (appointments_days_forget) drops the reused results at
+ * once.  Other processes' bookings show after at most that long; a
+ * booking is always checked against the database. */
 int appointments_days(struct db_conn *conn, struct arena *a, int64_t now,
                       const struct appointments_policy *p, const struct appointments_want *want,
                       struct appointments_day **out, size_t *count,
                       struct kr_error *err) KR_MUST_CHECK;
+
+/* Drop the reused overviews of appointments_days (every location). */
+void appointments_days_forget(void);
 
 /* Up to max free slots at or after from (the offer after "slot just
  * taken"). */

@@ -382,6 +382,18 @@ struct book_ctx {
     int64_t now;
 };
 
+/* A change of claims: fn in a transaction, then the reused overviews of
+ * appointments_days are dropped (whatever the outcome: cheap, and never
+ * stale). */
+static int claims_transact(struct db_conn *conn,
+                           int (*fn)(struct db_conn *, void *, struct kr_error *), void *x,
+                           struct kr_error *err)
+{
+    int rc = db_transact(conn, fn, x, err);
+    appointments_days_forget();
+    return rc;
+}
+
 static int book_tx(struct db_conn *conn, void *arg, struct kr_error *err)
 {
     struct book_ctx *x = arg;
@@ -526,7 +538,7 @@ int appointments_book(struct db_conn *conn, struct arena *a, int64_t now,
         out->resource_id = ids[i];
         if (resource_name(conn, a, out, err) != KR_OK)
             out->resource_name = "";
-        rc = db_transact(conn, book_tx, &x, err);
+        rc = claims_transact(conn, book_tx, &x, err);
     }
     if (rc == KR_ERR_CONFLICT)
         return kr_error_set(err, KR_ERR_CONFLICT, "this slot was just taken");
@@ -639,7 +651,7 @@ int appointments_cancel(struct db_conn *conn, struct arena *a, int64_t now,
                         struct kr_error *err)
 {
     struct change_ctx x = {.a = a, .p = p, .code = code, .actor = actor, .now = now};
-    return db_transact(conn, cancel_tx, &x, err);
+    return claims_transact(conn, cancel_tx, &x, err);
 }
 
 static int move_tx(struct db_conn *conn, void *arg, struct kr_error *err)
@@ -701,7 +713,7 @@ int appointments_move(struct db_conn *conn, struct arena *a, int64_t now,
     rc = KR_ERR_CONFLICT;
     for (x.n = 0; x.n < n && rc == KR_ERR_CONFLICT; x.n++) {
         x.b = orig;
-        rc = db_transact(conn, move_tx, &x, err);
+        rc = claims_transact(conn, move_tx, &x, err);
     }
     if (rc == KR_ERR_CONFLICT)
         return kr_error_set(err, KR_ERR_CONFLICT, "this slot was just taken");
@@ -809,7 +821,7 @@ int appointments_block(struct db_conn *conn, struct arena *a, int64_t now, int64
     x.b.ends_at = starts_at + (int64_t)minutes * 60;
     x.b.name = note;
     x.b.status = "blocked";
-    rc = db_transact(conn, block_tx, &x, err);
+    rc = claims_transact(conn, block_tx, &x, err);
     if (rc == KR_OK)
         memcpy(code, x.b.code, APPOINTMENTS_CODE_LEN);
     return rc;
@@ -859,7 +871,7 @@ static int each_booking(struct db_conn *conn, struct arena *a, const char *sql, 
     int rc = bookings_query(conn, a, sql, DB_PARAMS(DB_INT(p1), DB_INT(p2)), &list, &n, 200, err);
     for (size_t i = 0; rc == KR_OK && i < n; i++) {
         x->b = list[i];
-        rc = db_transact(conn, fn, x, err);
+        rc = claims_transact(conn, fn, x, err);
     }
     return rc;
 }

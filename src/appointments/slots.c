@@ -9,6 +9,8 @@
  */
 #include "appointments/appointments_internal.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -377,12 +379,106 @@ int appointments_slots(struct db_conn *conn, struct arena *a, int64_t now,
     return KR_OK;
 }
 
+/* ---- Reused overviews (appointments_days) ----------------------------------------- */
+
+#define DAYS_CACHED 32
+
+struct days_cached {
+    int64_t location_id, today, last, at; /* at: the now it was computed for */
+    char services[512];                   /* the services, each followed by '\n' */
+    struct appointments_day *days;        /* malloc'ed */
+    size_t count;
+};
+
+static pthread_mutex_t days_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct days_cached days_cached[DAYS_CACHED]; /* under days_lock */
+static unsigned days_next;                          /* the slot to fill next */
+static uint64_t days_generation;                    /* bumped by every forget */
+
+void appointments_days_forget(void)
+{
+    pthread_mutex_lock(&days_lock);
+    days_generation++;
+    for (size_t i = 0; i < DAYS_CACHED; i++) {
+        free(days_cached[i].days);
+        days_cached[i] = (struct days_cached){0};
+    }
+    pthread_mutex_unlock(&days_lock);
+}
+
+/* The cache key of want, false when it does not fit. */
+static bool days_key(const struct appointments_want *want, char key[512])
+{
+    size_t used = 0;
+    for (size_t i = 0; i < want->service_count; i++) {
+        size_t n = strlen(want->services[i]);
+        if (used + n + 2 > 512)
+            return false;
+        memcpy(key + used, want->services[i], n);
+        key[used + n] = '\n';
+        used += n + 1;
+    }
+    key[used] = '\0';
+    return true;
+}
+
+static bool days_lookup(const struct appointments_want *want, const char *key, int64_t today,
+                        int64_t last, int64_t now, unsigned ttl, struct arena *a,
+                        struct appointments_day **out, size_t *count, uint64_t *generation)
+{
+    bool hit = false;
+    pthread_mutex_lock(&days_lock);
+    *generation = days_generation;
+    for (size_t i = 0; ttl && i < DAYS_CACHED && !hit; i++) {
+        struct days_cached *c = &days_cached[i];
+        if (!c->days || c->location_id != want->location_id || c->today != today ||
+            c->last != last || now < c->at || now - c->at >= (int64_t)ttl ||
+            strcmp(c->services, key) != 0)
+            continue;
+        *out = arena_alloc(a, (c->count ? c->count : 1) * sizeof(**out));
+        if (*out) {
+            memcpy(*out, c->days, c->count * sizeof(**out));
+            *count = c->count;
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&days_lock);
+    return hit;
+}
+
+/* Keep a result, unless a forget came in while it was computed. */
+static void days_store(const struct appointments_want *want, const char *key, int64_t today,
+                       int64_t last, int64_t now, uint64_t generation,
+                       const struct appointments_day *days, size_t count)
+{
+    struct appointments_day *copy = malloc((count ? count : 1) * sizeof(*copy));
+    if (!copy)
+        return;
+    memcpy(copy, days, count * sizeof(*copy));
+    pthread_mutex_lock(&days_lock);
+    if (generation == days_generation) {
+        struct days_cached *c = &days_cached[days_next++ % DAYS_CACHED];
+        free(c->days);
+        *c = (struct days_cached){want->location_id, today, last, now, "", copy, count};
+        snprintf(c->services, sizeof(c->services), "%s", key);
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&days_lock);
+    free(copy);
+}
+
 int appointments_days(struct db_conn *conn, struct arena *a, int64_t now,
                       const struct appointments_policy *pol, const struct appointments_want *want,
                       struct appointments_day **out, size_t *count, struct kr_error *err)
 {
     int64_t today, last, lo, hi;
     appt_window(now, pol, &today, &last, &lo, &hi);
+    char key[512];
+    uint64_t generation = 0;
+    bool cacheable = pol->days_cache > 0 && days_key(want, key);
+    if (cacheable &&
+        days_lookup(want, key, today, last, now, pol->days_cache, a, out, count, &generation))
+        return KR_OK;
     struct appt_plan p;
     int rc = appt_plan_load(conn, a, want, today, last, &p, err);
     if (rc)
@@ -396,6 +492,8 @@ int appointments_days(struct db_conn *conn, struct arena *a, int64_t now,
         if (n)
             (*out)[(*count)++] = (struct appointments_day){d, (unsigned)n};
     }
+    if (cacheable)
+        days_store(want, key, today, last, now, generation, *out, *count);
     return KR_OK;
 }
 

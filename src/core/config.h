@@ -94,6 +94,7 @@ struct kr_config {
     unsigned appointments_confirm_timeout; /* seconds an unconfirmed booking holds */
     unsigned appointments_max_per_email;   /* upcoming bookings per address */
     unsigned appointments_max_per_ip;      /* bookings per client address and hour */
+    unsigned appointments_days_cache;      /* seconds the free-days overview is reused */
     /* Payments (src/payments, docs/payments.md). */
     char payments_creditor_name[128];
     char payments_iban[64];

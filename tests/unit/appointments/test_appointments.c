@@ -35,7 +35,8 @@ static void open_fixture(void **state, struct fixture *f)
     assert_int_equal(testdb_open(*(enum db_dialect *)*state, &f->db), KR_OK);
     assert_int_equal(db_acquire(f->db, &f->conn, &err), KR_OK);
     f->a = arena_new(0);
-    f->pol = (struct appointments_policy){56 * 86400, 7200, 1800, 3, 20, "https://kreis.example"};
+    f->pol =
+        (struct appointments_policy){56 * 86400, 7200, 1800, 3, 20, 0, "https://kreis.example"};
     struct appointments_new_location l = {"zulassung",
                                           "Zulassungsstelle",
                                           "Vehicle registration",
@@ -130,6 +131,60 @@ static void test_slots(void **state)
     assert_true(n >= 35 && n <= 41); /* 8 weeks of weekdays without holidays */
     assert_int_equal(days[0].day, f.tuesday - 1);
     assert_int_equal(days[0].slots, 8);
+    close_fixture(&f);
+}
+
+/* The free-days overview is reused for days_cache seconds; a change made
+ * elsewhere (another process: here plain SQL) shows after that, a booking
+ * through this module at once. */
+static void test_days_reused(void **state)
+{
+    struct fixture f;
+    struct kr_error err;
+    open_fixture(state, &f);
+    f.pol.days_cache = 2;
+    struct appointments_want w = want1(&f, 1);
+    struct appointments_day *days;
+    size_t n, n0;
+    assert_int_equal(appointments_days(f.conn, f.a, f.now, &f.pol, &w, &days, &n0, &err), KR_OK);
+    assert_int_equal(days[0].day, f.tuesday - 1);
+    int y, m, d;
+    appointments_civil_from_days(f.tuesday - 1, &y, &m, &d);
+    char day[16];
+    snprintf(day, sizeof(day), "%04d-%02d-%02d", y, m, d);
+    assert_int_equal(db_exec(f.conn,
+                             "INSERT INTO appointment_exception (location_id, day, opens, closes) "
+                             "VALUES ($1, $2, NULL, NULL)",
+                             DB_PARAMS(DB_INT(f.loc), DB_TEXT(day)), NULL, &err),
+                     KR_OK);
+    /* Within the reuse time: the same overview. */
+    assert_int_equal(appointments_days(f.conn, f.a, f.now + 1, &f.pol, &w, &days, &n, &err), KR_OK);
+    assert_int_equal(n, n0);
+    assert_int_equal(days[0].day, f.tuesday - 1);
+    /* Not reused when switched off. */
+    struct appointments_policy off = f.pol;
+    off.days_cache = 0;
+    assert_int_equal(appointments_days(f.conn, f.a, f.now + 1, &off, &w, &days, &n, &err), KR_OK);
+    assert_int_equal(days[0].day, f.tuesday);
+    /* After it: today is closed. */
+    assert_int_equal(appointments_days(f.conn, f.a, f.now + 2, &f.pol, &w, &days, &n, &err), KR_OK);
+    assert_int_equal(days[0].day, f.tuesday);
+    unsigned tuesday_slots = days[0].slots;
+    /* A booking through the module shows at once. */
+    struct appointments_request r = {.want = w,
+                                     .starts_at = appointments_local_to_utc(f.tuesday, 9 * 60),
+                                     .name = "Erika Mustermann",
+                                     .email = "erika@example.org",
+                                     .ip = "192.0.2.1",
+                                     .actor = "anonymous",
+                                     .channel = "web"};
+    struct appointments_booking b;
+    char token[APPOINTMENTS_TOKEN_LEN];
+    assert_int_equal(appointments_book(f.conn, f.a, f.now + 2, &f.pol, &r, &b, token, &err), KR_OK);
+    assert_int_equal(appointments_days(f.conn, f.a, f.now + 2, &f.pol, &w, &days, &n, &err), KR_OK);
+    assert_int_equal(days[0].day, f.tuesday);
+    assert_int_equal(days[0].slots, tuesday_slots - 1);
+    appointments_days_forget();
     close_fixture(&f);
 }
 
@@ -489,6 +544,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         TESTDB_BOTH(test_slots),
+        TESTDB_BOTH(test_days_reused),
         TESTDB_BOTH(test_book_confirm_release),
         TESTDB_BOTH(test_limits_and_input),
         TESTDB_BOTH(test_capacity_two_counters),
