@@ -39,6 +39,7 @@
 #include "forms/forms.h"
 #include "forms/forms_http.h"
 #include "einvoice/einvoice_store.h"
+#include "einvoice/einvoice_worker.h"
 #include "http/server.h"
 #include "intake/intake.h"
 #include "mail/mail.h"
@@ -93,6 +94,10 @@ static const char usage_text[] =
     "                   (duplicates are refused): exit 0 when all are stored as\n"
     "                   formally valid, 1 when one is rejected or a duplicate, 2\n"
     "                   when one cannot be read\n"
+    "  invoice deadlines [--at SECONDS]\n"
+    "                   mail the ordering units about e-invoice payment and\n"
+    "                   Skonto deadlines now (or as if it were Unix time\n"
+    "                   SECONDS), once each, and exit\n"
     "  catalogue import FILE\n"
     "                   import services (kreisel-catalogue/1) or search synonyms\n"
     "                   (kreisel-synonyms/1) from a JSON file, or changes of the\n"
@@ -324,6 +329,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     struct workflow_scheduler *deadlines = NULL;
     struct efile_extractor *extractor = NULL;
     struct webhook_sender *webhooks = NULL;
+    struct einvoice_worker *invoices = NULL;
     int rc = open_blobs(ctx, err);
     if (rc == KR_OK)
         rc = load_workflows(ctx, err);
@@ -341,6 +347,9 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
         rc = workflow_scheduler_start(&ctx->cfg, ctx->db, 60, &deadlines, err);
     if (rc == KR_OK)
         rc = efile_extractor_start(ctx->db, ctx->blobs, 10, &extractor, err);
+    if (rc == KR_OK) /* directory intake, payment and Skonto deadlines */
+        rc = einvoice_worker_start(&ctx->cfg, ctx->db, einvoice_http_validator(), workflow_now,
+                                   &invoices, err);
     if (rc == KR_OK)
         rc = webhook_sender_start(&ctx->cfg, ctx->db, 2, &webhooks, err);
     if (rc == KR_OK)
@@ -348,6 +357,7 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     if (rc) {
         appointments_worker_stop(appointments);
         workflow_scheduler_stop(deadlines);
+        einvoice_worker_stop(invoices);
         efile_extractor_stop(extractor);
         webhook_sender_stop(webhooks);
         mail_sender_stop(mail);
@@ -370,8 +380,9 @@ static int run_server(struct context *ctx, const struct tpl_set *tpl, struct kr_
     http_server_stop(server);
     appointments_worker_stop(appointments);
     workflow_scheduler_stop(deadlines);
-    mail_sender_stop(mail); /* after the requests that may queue mail */
-    webhook_sender_stop(webhooks); /* likewise for webhooks */
+    einvoice_worker_stop(invoices); /* before the validator is released */
+    mail_sender_stop(mail);         /* after the requests and workers that may queue mail */
+    webhook_sender_stop(webhooks);  /* likewise for webhooks */
     efile_extractor_stop(extractor);
     http_server_free(server);
     release_modules();
@@ -1180,10 +1191,47 @@ static int cmd_invoice_receive(struct context *ctx, int argc, char **argv)
     return rc ? fail(&err) : st;
 }
 
+/* invoice deadlines [--at SECONDS]: what the worker of `serve` does
+ * every interval, once, with the clock given (as `workflow deadlines`). */
+static int cmd_invoice_deadlines(struct context *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"at", required_argument, NULL, 'a'},
+                                         {NULL, 0, NULL, 0}};
+    int64_t at = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        if (c == 'c')
+            ctx->config_path = optarg;
+        else if (c != 'a' || kr_parse_int64(optarg, 1, INT64_MAX, &at) != KR_OK)
+            return usage_error("%s", "invalid option for invoice deadlines (--at takes Unix "
+                                     "seconds)");
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    struct kr_error err;
+    kr_error_clear(&err);
+    struct db_conn *conn = NULL;
+    unsigned escalated = 0;
+    int rc = setup(ctx, 1, true, &err);
+    if (rc == KR_OK)
+        rc = db_acquire(ctx->db, &conn, &err);
+    if (rc == KR_OK)
+        rc = einvoice_check_deadlines(conn, &ctx->cfg, at ? at : kr_now(), &escalated, &err);
+    db_release(conn);
+    if (rc)
+        return fail(&err);
+    printf("%u invoice deadline%s escalated.\n", escalated, escalated == 1 ? "" : "s");
+    return EXIT_SUCCESS;
+}
+
 static int cmd_invoice(struct context *ctx, int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "receive") == 0)
         return cmd_invoice_receive(ctx, argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "deadlines") == 0)
+        return cmd_invoice_deadlines(ctx, argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "validate") != 0)
         return usage_error("unknown invoice command '%s'", argc < 2 ? "" : argv[1]);
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},

@@ -46,6 +46,11 @@ struct kr_config {
     char data_dir[KR_CONFIG_PATH_MAX];
     char share_dir[KR_CONFIG_PATH_MAX];
     char einvoice_schema_dir[KR_CONFIG_PATH_MAX + 32]; /* derived from share_dir if empty */
+    /* E-invoice intake and deadlines (src/einvoice/einvoice_worker.h). */
+    char einvoice_intake_dir[KR_CONFIG_PATH_MAX]; /* "" = no directory intake */
+    unsigned einvoice_intake_interval;            /* seconds between two scans */
+    unsigned einvoice_warn_days;                  /* escalate deadlines this many days ahead */
+    unsigned einvoice_payment_days;               /* due date when the invoice has none (BT-9) */
     unsigned threads;      /* HTTP worker threads (0 in the file: automatic) */
     unsigned db_pool_size; /* (0 in the file: threads + 2) */
     unsigned max_connections;

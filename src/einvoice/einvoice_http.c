@@ -12,6 +12,7 @@
 #include "core/util.h"
 #include "einvoice/einvoice.h"
 #include "einvoice/einvoice_store.h"
+#include "einvoice/einvoice_worker.h"
 #include "http/http.h"
 
 static struct einvoice_validator *validator;
@@ -225,6 +226,54 @@ static json_t *record_json(struct http_request *req, const struct einvoice_recor
     return o;
 }
 
+/* The escalated deadlines of invoice r as badges ("Skonto bis 19.11.2026"),
+ * or NULL when it has none. */
+static json_t *escalation_json(struct http_request *req, const struct einvoice_record *r,
+                               const struct einvoice_escalation *esc, size_t n)
+{
+    json_t *arr = NULL;
+    for (size_t i = 0; i < n; i++) {
+        char day[16];
+        if (esc[i].invoice_id != r->id || !einvoice_day_text(esc[i].day, day))
+            continue;
+        const char *label =
+            http_message(req, strcmp(esc[i].kind, "skonto") == 0 ? "einvoice.escalated_skonto"
+                                                                 : "einvoice.escalated_due");
+        if (!arr)
+            arr = json_array();
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "label", label ? label : "", "day",
+                                             day, "iso", esc[i].day));
+    }
+    return arr;
+}
+
+/* The invoices of the list: the newest of one status or all, or with
+ * due=soon those with an escalated deadline (earliest deadline first). */
+static int list_records(struct http_request *req, struct db_conn *conn, const char *filter,
+                        bool soon, const struct einvoice_escalation *esc, size_t n_esc,
+                        struct einvoice_record **recs, size_t *n, struct kr_error *err)
+{
+    if (!soon)
+        return einvoice_list(conn, http_arena(req), filter, 200, recs, n, err);
+    *n = 0;
+    *recs = arena_calloc(http_arena(req), n_esc + 1, sizeof(**recs));
+    if (!*recs)
+        return kr_error_set(err, KR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n_esc; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < *n; k++)
+            seen = seen || (*recs)[k].id == esc[i].invoice_id;
+        int rc =
+            seen ? KR_OK
+                 : einvoice_get(conn, http_arena(req), esc[i].invoice_id, false, &(*recs)[*n], err);
+        if (rc)
+            return rc;
+        if (!seen && (!filter || strcmp((*recs)[*n].status, filter) == 0))
+            (*n)++;
+    }
+    return KR_OK;
+}
+
 static int list_page(struct http_request *req, unsigned status, json_t *ctx, struct kr_error *err)
 {
     const struct account_user *u;
@@ -233,21 +282,35 @@ static int list_page(struct http_request *req, unsigned status, json_t *ctx, str
     const char *filter = http_query(req, "status");
     if (filter && !*filter)
         filter = NULL;
+    const char *due = http_query(req, "due");
+    bool soon = due && strcmp(due, "soon") == 0;
+    if (rc == KR_OK && due && *due && !soon)
+        rc = kr_error_set(err, KR_ERR_INVALID, "the filter due takes the value soon");
+    struct einvoice_escalation *esc = NULL;
+    size_t n_esc = 0;
+    if (rc == KR_OK)
+        rc = einvoice_escalations(conn, http_arena(req), 200, &esc, &n_esc, err);
     struct einvoice_record *recs = NULL;
     size_t n = 0;
     if (rc == KR_OK)
-        rc = einvoice_list(conn, http_arena(req), filter, 200, &recs, &n, err);
+        rc = list_records(req, conn, filter, soon, esc, n_esc, &recs, &n, err);
     if (rc) {
         json_decref(ctx);
         return rc;
     }
     json_t *items = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(items, record_json(req, &recs[i]));
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = record_json(req, &recs[i]);
+        json_t *badges = escalation_json(req, &recs[i], esc, n_esc);
+        if (o && badges)
+            json_object_set_new(o, "escalations", badges);
+        json_array_append_new(items, o);
+    }
     if (!ctx)
         ctx = json_object();
     json_object_set_new(ctx, "invoices", items);
     json_object_set_new(ctx, "has_invoices", json_boolean(n > 0));
+    json_object_set_new(ctx, "due_soon", json_boolean(soon));
     static const char *const filters[] = {
         "formally_valid", "factually_correct", "arithmetically_correct",
         "released",       "exported",          "rejected"};
@@ -500,6 +563,11 @@ int einvoice_http_routes(struct http_server *server, const char *schema_dir, str
     if (rc == KR_OK)
         rc = http_route(server, HTTP_GET, "/verwaltung/rechnungen/:id/original", original, 0, err);
     return rc;
+}
+
+struct einvoice_validator *einvoice_http_validator(void)
+{
+    return validator;
 }
 
 void einvoice_http_release(void)

@@ -38,6 +38,11 @@ struct http_server;
 int einvoice_http_routes(struct http_server *server, const char *schema_dir,
                          struct kr_error *err) KR_MUST_CHECK;
 
+/* The validator of the routes, for the server's other users of it (the
+ * intake of einvoice_worker.h); NULL before einvoice_http_routes.  It
+ * stays this module's: valid until einvoice_http_release. */
+struct einvoice_validator *einvoice_http_validator(void);
+
 /* Free the validator.  Call once the server no longer runs requests. */
 void einvoice_http_release(void);
 

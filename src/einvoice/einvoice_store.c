@@ -107,19 +107,19 @@ static int insert(struct db_conn *conn, const struct einvoice_report *r, const c
     return rc;
 }
 
-static int duplicate(struct db_conn *conn, const char *key, const char *number,
+static int duplicate(struct db_conn *conn, const char *key, const char *number, int64_t *before,
                      struct kr_error *err)
 {
-    int64_t before = 0;
+    *before = 0;
     int rc = db_query_int64(conn,
                             "SELECT id FROM einvoice_invoice WHERE seller_key = $1 AND "
                             "invoice_number = $2",
-                            DB_PARAMS(DB_TEXT(key), DB_TEXT(number)), &before, err);
+                            DB_PARAMS(DB_TEXT(key), DB_TEXT(number)), before, err);
     if (rc && rc != KR_ERR_NOT_FOUND)
         return rc;
     return kr_error_set(err, KR_ERR_CONFLICT,
                         "duplicate: invoice %.80s of this seller was received already (id %lld)",
-                        number, (long long)before);
+                        number, (long long)*before);
 }
 
 /* "04011000-12345-34": trimmed, upper case; NULL when empty or too long. */
@@ -218,6 +218,7 @@ int einvoice_receive(struct db_conn *conn, struct einvoice_validator *v, struct 
                      const char *actor, const char *channel, const char *data, size_t len,
                      struct einvoice_received *out, struct kr_error *err)
 {
+    out->id = 0;
     if (!known_channel(channel))
         return kr_error_set(err, KR_ERR_INVALID, "unknown channel (%s)", EINVOICE_CHANNELS);
     struct einvoice_report *r;
@@ -236,7 +237,7 @@ int einvoice_receive(struct db_conn *conn, struct einvoice_validator *v, struct 
     if (rc == KR_OK)
         rc = insert(conn, r, channel, data, len, key, unit, &id, err);
     if (rc == KR_ERR_NOT_FOUND) /* ON CONFLICT: nothing inserted */
-        rc = duplicate(conn, key, r->summary.number, err);
+        rc = duplicate(conn, key, r->summary.number, &out->id, err);
     if (rc == KR_OK && r->verdict != EINVOICE_ACCEPT)
         rc = notify_rejection(conn, a, r->summary.seller_email, r->summary.number, r->reason, r,
                               &notified, err);

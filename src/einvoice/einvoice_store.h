@@ -58,7 +58,7 @@ struct einvoice_received {
  * must not be inside a transaction.  Errors: KR_ERR_INVALID for input that
  * cannot be read as an invoice (nothing stored; the message says why) or an
  * unknown channel; KR_ERR_CONFLICT for a duplicate (the message names the
- * invoice received before); KR_ERR_DB, KR_ERR_NOMEM.
+ * invoice received before, out->id is its id); KR_ERR_DB, KR_ERR_NOMEM.
  */
 int einvoice_receive(struct db_conn *conn, struct einvoice_validator *v, struct arena *a,
                      const char *actor, const char *channel, const char *data, size_t len,

@@ -2,11 +2,15 @@
 POST /api/v1/invoices/validate, with our own invoices from tests/einvoice/.
 They pass with and without the XML schemas in ../shared (the XSD layer is
 then reported as not checked)."""
+import calendar
 import json
 import os
+import shutil
 import tempfile
+import time
 import unittest
 
+import harness
 from harness import ROOT, Client, Database, Server, csrf_token, run_cli
 
 OWN = os.path.join(ROOT, "tests", "einvoice")
@@ -350,6 +354,93 @@ class StaffPagesTest(unittest.TestCase):
         # Citizens and anonymous visitors do not see invoices.
         self.assertIn(Client(self.server).get("/verwaltung/rechnungen").status, (303, 401))
         self.assertEqual(carla.get("/verwaltung/rechnungen/999999").status, 404)
+
+
+class IntakeDirectoryTest(unittest.TestCase):
+    """The server takes invoices from einvoice_intake_dir (done/, failed/
+    with a note) and escalates Skonto deadlines to the ordering unit."""
+
+    PASSWORD = "Geheim-Passwort-2026!"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = Database()
+        assert run_cli(cls.db, "migrate").returncode == 0
+        assert run_cli(cls.db, "seed-demo").returncode == 0
+        harness.add_staff(cls.db, cls.PASSWORD, ("carla", "10.2", "clerk"),
+                          ("dora", "10.2", "head_of_unit"), ("fred", "36.1", "clerk"))
+        cls.dir = tempfile.mkdtemp(prefix="kreisel-intake-")
+        cls.server = Server(cls.db, env={"KREISEL_EINVOICE_INTAKE_DIR": cls.dir,
+                                         "KREISEL_EINVOICE_INTAKE_INTERVAL": "1s"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.db.drop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def client(self, login):
+        c = Client(self.server)
+        r = c.login(login, self.PASSWORD)
+        self.assertEqual(r.status, 303, r.text[:300])
+        return c
+
+    def wait_for(self, path, timeout=20):
+        deadline = time.time() + timeout
+        while not os.path.exists(path) and time.time() < deadline:
+            time.sleep(0.2)
+        return os.path.exists(path)
+
+    def test_drop_list_escalate(self):
+        # A writer's convention: write name.tmp, rename when complete.
+        tmp = os.path.join(self.dir, "rechnung.xml.tmp")
+        with open(tmp, "wb") as f:
+            f.write(own("cii-invoice.xml"))
+        os.rename(tmp, os.path.join(self.dir, "rechnung.xml"))
+        with open(os.path.join(self.dir, "kaputt.xml"), "wb") as f:
+            f.write(b"<?xml version='1.0'?><kein-xml")
+        with open(os.path.join(self.dir, ".versteckt.xml"), "wb") as f:
+            f.write(own("cii-invoice.xml"))
+        self.assertTrue(self.wait_for(os.path.join(self.dir, "done", "rechnung.xml.txt")),
+                        "".join(self.server.lines[-20:]))
+        self.assertTrue(self.wait_for(os.path.join(self.dir, "failed", "kaputt.xml.txt")))
+        with open(os.path.join(self.dir, "failed", "kaputt.xml.txt"), encoding="utf-8") as f:
+            self.assertIn("nicht gespeichert", f.read())
+        self.assertTrue(os.path.exists(os.path.join(self.dir, ".versteckt.xml")))
+        carla = self.client("carla")
+        r = carla.get("/verwaltung/rechnungen")
+        self.assertEqual(r.status, 200)
+        self.assertIn("DR-77", r.text)
+        self.assertNotIn("badge escalated", r.text)
+        self.assertEqual(self.db.sql("SELECT channel FROM einvoice_invoice"), "directory")
+        # Three days before the Skonto deadline (2026-11-19, 2 %): the unit
+        # is told once; the list marks the invoice and filters by it.
+        at = str(calendar.timegm((2026, 11, 16, 12, 0, 0)))
+        out = run_cli(self.db, "invoice", "deadlines", "--at", at)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.strip(), "1 invoice deadline escalated.")
+        again = run_cli(self.db, "invoice", "deadlines", "--at", at)
+        self.assertEqual(again.stdout.strip(), "0 invoice deadlines escalated.")
+        mails = self.db.sql("SELECT recipient FROM mail_message WHERE subject LIKE '%Skonto%' "
+                            "ORDER BY recipient").split("\n")
+        self.assertEqual(mails, ["carla@landkreis.example", "dora@landkreis.example"])
+        r = carla.get("/verwaltung/rechnungen?due=soon")
+        self.assertEqual(r.status, 200)
+        self.assertIn("DR-77", r.text)
+        self.assertIn("Skonto bis 19.11.2026", r.text)
+        self.assertEqual(carla.get("/verwaltung/rechnungen?due=bald").status, 400)
+        self.assertEqual(self.db.sql(
+            "SELECT count(*) FROM audit_entry WHERE action = 'einvoice.escalate'"), "1")
+        # Released: no longer due soon.
+        page = "/verwaltung/rechnungen/" + self.db.sql("SELECT id FROM einvoice_invoice")
+        carla.get(page)
+        self.assertEqual(carla.post(page, {"step": "factual"}).status, 303)
+        self.assertEqual(carla.post(page, {"step": "arithmetic"}).status, 303)
+        dora = self.client("dora")
+        dora.get(page)
+        self.assertEqual(dora.post(page, {"step": "release"}).status, 303)
+        self.assertNotIn("DR-77", carla.get("/verwaltung/rechnungen?due=soon").text)
+        self.assertEqual(run_cli(self.db, "audit", "verify").returncode, 0)
 
 
 if __name__ == "__main__":
