@@ -276,8 +276,8 @@ static int list_records(struct http_request *req, struct db_conn *conn, const ch
 
 static int list_page(struct http_request *req, unsigned status, json_t *ctx, struct kr_error *err)
 {
-    const struct account_user *u;
-    struct db_conn *conn;
+    const struct account_user *u = NULL;
+    struct db_conn *conn = NULL;
     int rc = invoice_staff(req, &u, &conn, err);
     const char *filter = http_query(req, "status");
     if (filter && !*filter)
